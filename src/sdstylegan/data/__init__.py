@@ -1,0 +1,1 @@
+"""Data layer: manifest, box conventions, image validation, SDIP JSON, demo data, datamodule."""

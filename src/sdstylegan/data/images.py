@@ -1,0 +1,129 @@
+"""Open, validate and normalise photos: every file is checked once, when the manifest is built.
+
+A file either loads as an RGB image (colour modes converted, EXIF orientation applied) or is
+skipped with one of the reasons below; nothing here writes to the user's file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+# Skip reasons, as they appear in the manifest's `status`.
+EMPTY = "empty"
+NOT_IMAGE = "not_image"
+TRUNCATED = "truncated"
+TOO_SMALL = "too_small"
+TOO_LARGE = "too_large"
+UNREADABLE = "unreadable"
+
+DEFAULT_MAX_PIXELS = 89_478_485  # Pillow's own decompression-bomb threshold (≈ 0.25 GiB RGBA)
+
+
+@dataclass
+class LoadedImage:
+    """A validated photo: RGB pixels plus where they came from."""
+
+    image: Image.Image
+    sha256: str
+    orig_size: tuple[int, int]  # (w, h) after EXIF orientation
+
+
+@dataclass
+class ImageProblem:
+    """Why a file was skipped."""
+
+    reason: str
+    detail: str
+    sha256: str | None = None
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """Convert any Pillow mode to 8-bit RGB: alpha composited on white, 16-bit scaled, CMYK converted."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        # 16-bit grayscale: Pillow's convert("L") clips at 255, so rescale the range ourselves.
+        a = np.asarray(img, dtype=np.int64)
+        hi = 65535 if a.max(initial=0) > 255 else 255
+        a8 = np.clip(np.round(a * (255.0 / hi)), 0, 255).astype(np.uint8)
+        return Image.fromarray(a8, "L").convert("RGB")
+    if img.mode == "F":
+        a = np.asarray(img, dtype=np.float64)
+        lo, hi = float(a.min(initial=0)), float(a.max(initial=1))
+        a8 = np.clip((a - lo) / max(hi - lo, 1e-12) * 255, 0, 255).astype(np.uint8)
+        return Image.fromarray(a8, "L").convert("RGB")
+    if img.mode == "P" or img.mode == "PA":
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "RGBa", "La"):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if img.mode != "RGB":
+        return img.convert("RGB")
+    return img
+
+
+def load_image_bytes(
+    data: bytes,
+    min_size: int = 1,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> LoadedImage | ImageProblem:
+    """Decode `data` fully, apply EXIF orientation, convert to RGB, or say why it cannot be used."""
+    sha = hashlib.sha256(data).hexdigest()
+    if len(data) == 0:
+        return ImageProblem(EMPTY, "zero-byte file", sha)
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns between 1× and 2× its limit and raises above; we enforce our own limit.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+            w, h = img.size
+            if w * h > max_pixels:
+                return ImageProblem(TOO_LARGE, f"{w}x{h} = {w * h} pixels > limit {max_pixels}", sha)
+            img.load()
+    except Image.DecompressionBombError as e:
+        return ImageProblem(TOO_LARGE, str(e), sha)
+    except Image.UnidentifiedImageError:
+        return ImageProblem(NOT_IMAGE, "not a format Pillow can identify", sha)
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
+        msg = str(e)
+        reason = TRUNCATED if ("truncated" in msg or "broken data stream" in msg or isinstance(e, EOFError)) else UNREADABLE
+        return ImageProblem(reason, f"{type(e).__name__}: {msg}", sha)
+    try:
+        img = ImageOps.exif_transpose(img)
+        rgb = to_rgb(img)
+    except Exception as e:  # a corrupt EXIF block or an exotic mode: skip the file, not the run
+        return ImageProblem(UNREADABLE, f"{type(e).__name__}: {e}", sha)
+    if min(rgb.size) < min_size:
+        return ImageProblem(TOO_SMALL, f"{rgb.size[0]}x{rgb.size[1]} < min_size {min_size}", sha)
+    return LoadedImage(rgb, sha, rgb.size)
+
+
+def load_image_file(
+    path: str | Path,
+    min_size: int = 1,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> LoadedImage | ImageProblem:
+    """Read a file (read-only) and validate it with `load_image_bytes`."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        return ImageProblem(UNREADABLE, f"{type(e).__name__}: {e}")
+    return load_image_bytes(data, min_size=min_size, max_pixels=max_pixels)
+
+
+def square_resize(img: Image.Image, resolution: int) -> Image.Image:
+    """Centre-crop to a square and Lanczos-resize to `resolution` (no-op when already that size)."""
+    w, h = img.size
+    if w != h:
+        s = min(w, h)
+        left, top = (w - s) // 2, (h - s) // 2
+        img = img.crop((left, top, left + s, top + s))
+    if img.size != (resolution, resolution):
+        img = img.resize((resolution, resolution), Image.Resampling.LANCZOS)
+    return img

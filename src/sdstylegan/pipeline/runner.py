@@ -1,0 +1,107 @@
+"""Run the stages of `pipeline.stages` in order, each in its own folder of the run directory.
+
+Per stage folder:
+- `started.json`: fingerprint of an attempt in progress (an unfinished attempt with the same
+  fingerprint is resumed: the stage finds its partial files);
+- `done.json`: fingerprint, outputs and timing of a finished attempt; the stage is skipped next time
+  unless its fingerprint changed or it is listed in `pipeline.force`.
+A stage's fingerprint covers its config keys and the `done.json` of the stages before it, so redoing
+a stage invalidates what was built on it. A folder from another fingerprint is moved aside to
+`<stage>.prev` (one generation kept), never deleted blindly.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from hydra.utils import get_method
+from omegaconf import DictConfig, OmegaConf
+
+from sdstylegan.pipeline.context import StageContext, StageNotBuiltError
+from sdstylegan.pipeline.fingerprint import fingerprint, select_config
+from sdstylegan.utils.io import read_json, write_json
+from sdstylegan.utils.logging import get_logger, global_rank
+
+log = get_logger(__name__)
+
+ALL_STAGES = ("demo_data", "ingest", "collect", "crop", "train_raw", "self_filter", "train", "cluster", "evaluate")
+
+
+def _resolve_stages(cfg: DictConfig) -> list[tuple[str, Any, list[str]]]:
+    """Check every listed stage before running any: known name, built implementation."""
+    stages = list(cfg.pipeline.stages)
+    registry = cfg.pipeline.registry
+    unknown = [s for s in stages if s not in registry]
+    if unknown:
+        raise ValueError(f"pipeline.stages names unknown stage(s) {unknown}; known: {list(registry)}")
+    force = list(cfg.pipeline.get("force") or [])
+    bad_force = [s for s in force if s not in registry]
+    if bad_force:
+        raise ValueError(f"pipeline.force names unknown stage(s) {bad_force}; known: {list(registry)}")
+    if len(set(stages)) != len(stages):
+        raise ValueError(f"pipeline.stages lists a stage twice: {stages}")
+    resolved = []
+    for name in stages:
+        spec = registry[name]
+        if not spec.get("fn"):
+            raise StageNotBuiltError(
+                f"stage '{name}' is not built yet in sdstylegan {__import__('sdstylegan').__version__}; "
+                f"remove it from pipeline.stages (now {stages}) or use a version that provides it"
+            )
+        try:
+            fn = get_method(spec.fn)
+        except Exception as e:
+            raise StageNotBuiltError(f"stage '{name}': cannot import its implementation {spec.fn} ({e})") from e
+        resolved.append((name, fn, list(spec.get("config") or [])))
+    return resolved
+
+
+def run_pipeline(cfg: DictConfig) -> dict[str, dict[str, Any]]:
+    """Run `cfg.pipeline.stages`; return each stage's outputs (from this run or a previous one)."""
+    run_dir = Path(cfg.paths.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    stages = _resolve_stages(cfg)
+    force = set(cfg.pipeline.get("force") or [])
+    is_zero = global_rank() == 0
+    inputs: dict[str, dict[str, Any]] = {}
+    upstream: list[str] = []  # done-tokens of the stages before, chained into each fingerprint
+    for name, fn, keys in stages:
+        stage_dir = run_dir / name
+        fp = fingerprint({"stage": name, "config": select_config(cfg, keys), "upstream": upstream})
+        done_path, started_path = stage_dir / "done.json", stage_dir / "started.json"
+        done = read_json(done_path) if done_path.exists() else None
+        if done is not None and done.get("fingerprint") == fp and name not in force:
+            log.info("stage %-11s skipped: outputs in %s match the config (pipeline.force=[%s] redoes it)",
+                     name, stage_dir, name)
+            inputs[name] = done["outputs"]
+            upstream.append(done["token"])
+            continue
+        started = read_json(started_path) if started_path.exists() else None
+        resume = done is None and started is not None and started.get("fingerprint") == fp and name not in force
+        if is_zero and stage_dir.exists() and not resume:
+            prev = run_dir / f"{name}.prev"
+            if prev.exists():
+                shutil.rmtree(prev)
+            stage_dir.rename(prev)
+            why = "forced" if name in force else "config changed"
+            log.info("stage %-11s %s: previous outputs moved to %s", name, why, prev)
+        stage_dir.mkdir(parents=True, exist_ok=True)
+        if is_zero:
+            write_json(started_path, {"fingerprint": fp, "time": time.time()})
+        log.info("stage %-11s %s in %s", name, "resuming" if resume else "running", stage_dir)
+        t0 = time.time()
+        ctx = StageContext(name=name, cfg=cfg, run_dir=run_dir, stage_dir=stage_dir, inputs=dict(inputs), resume=resume)
+        outputs = fn(ctx) or {}
+        token = uuid.uuid4().hex
+        record = {"fingerprint": fp, "token": token, "outputs": outputs, "seconds": round(time.time() - t0, 3),
+                  "config": OmegaConf.to_container(OmegaConf.create(select_config(cfg, keys)))}
+        if is_zero:
+            write_json(done_path, record)
+        log.info("stage %-11s done in %.1f s", name, record["seconds"])
+        inputs[name] = outputs
+        upstream.append(token)
+    return inputs

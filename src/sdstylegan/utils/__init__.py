@@ -1,0 +1,1 @@
+"""Small shared helpers: logging, atomic file writes, seeding, config printing."""

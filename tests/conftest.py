@@ -1,0 +1,43 @@
+"""Shared fixtures: composed configs with a temporary run directory; GPU tests skip without CUDA."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig, open_dict
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF = ROOT / "conf"
+
+
+def pytest_collection_modifyitems(config, items):
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+def compose_config(overrides: list[str], run_dir: Path | None = None) -> DictConfig:
+    """Compose conf/config.yaml like train.py does; `paths.run_dir` points at `run_dir`."""
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONF)):
+        cfg = compose(config_name="config", overrides=overrides)
+    if run_dir is not None:
+        with open_dict(cfg):
+            cfg.paths.run_dir = str(run_dir)
+            cfg.paths.output_dir = str(run_dir.parent)
+    return cfg
+
+
+@pytest.fixture
+def make_cfg(tmp_path):
+    """`make_cfg([...overrides])` → config whose run directory is a fresh temp folder."""
+
+    def _make(overrides: list[str] | None = None, run_dir: Path | None = None) -> DictConfig:
+        return compose_config(list(overrides or []), run_dir or tmp_path / "run")
+
+    return _make
