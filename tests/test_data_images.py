@@ -1,0 +1,121 @@
+"""Each bad-input case either loads correctly or is skipped with its reason."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sdstylegan.data.images import (
+    EMPTY,
+    NOT_IMAGE,
+    TOO_LARGE,
+    TOO_SMALL,
+    TRUNCATED,
+    ImageProblem,
+    LoadedImage,
+    load_image_bytes,
+    square_resize,
+)
+
+
+def _encode(img: Image.Image, fmt: str, **kw) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format=fmt, **kw)
+    return buf.getvalue()
+
+
+def _rgb(w=40, h=30) -> Image.Image:
+    a = np.zeros((h, w, 3), np.uint8)
+    a[..., 0] = np.arange(w, dtype=np.uint8)[None, :] * 5
+    a[..., 1] = 100
+    return Image.fromarray(a, "RGB")
+
+
+def _ok(data: bytes, **kw) -> LoadedImage:
+    res = load_image_bytes(data, **kw)
+    assert isinstance(res, LoadedImage), res
+    assert res.image.mode == "RGB"
+    return res
+
+
+def _skip(data: bytes, reason: str, **kw) -> ImageProblem:
+    res = load_image_bytes(data, **kw)
+    assert isinstance(res, ImageProblem), res
+    assert res.reason == reason, res
+    return res
+
+
+def test_zero_byte_file():
+    _skip(b"", EMPTY)
+
+
+def test_text_named_jpg():
+    _skip(b"<html><body>not found</body></html>", NOT_IMAGE)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_truncated(fmt):
+    data = _encode(_rgb(200, 150), fmt)
+    _skip(data[: len(data) // 2], TRUNCATED)
+
+
+def test_cmyk_jpeg_is_converted():
+    res = _ok(_encode(_rgb().convert("CMYK"), "JPEG", quality=95))
+    assert res.image.size == (40, 30)
+
+
+def test_16_bit_png_keeps_its_range():
+    a = (np.arange(40 * 30).reshape(30, 40) * 50).astype(np.uint16)  # up to ~60000
+    img = Image.fromarray(a)
+    assert img.mode.startswith("I;16")
+    res = _ok(_encode(img, "PNG"))
+    out = np.asarray(res.image)[..., 0]
+    assert out.max() == round(int(a.max()) * 255 / 65535) and out.min() == 0  # scaled, not clipped to white
+    assert np.all(np.diff(out.reshape(-1).astype(int)) >= 0)  # monotone ramp preserved
+
+
+def test_palette_png_with_transparency():
+    img = _rgb().convert("P", palette=Image.Palette.ADAPTIVE, colors=16)
+    img.info["transparency"] = 0
+    res = _ok(_encode(img, "PNG", transparency=0))
+    assert res.image.size == (40, 30)
+
+
+def test_grayscale_and_rgba():
+    g = _ok(_encode(_rgb().convert("L"), "PNG")).image
+    assert np.array_equal(np.asarray(g)[..., 0], np.asarray(g)[..., 2])
+    rgba = Image.new("RGBA", (20, 20), (255, 0, 0, 0))  # fully transparent red → white background
+    assert np.asarray(_ok(_encode(rgba, "PNG")).image)[0, 0].tolist() == [255, 255, 255]
+
+
+def test_exif_rotation_applied():
+    img = _rgb(40, 30)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90° CW on display
+    res = _ok(_encode(img, "JPEG", exif=exif, quality=95))
+    assert res.orig_size == (30, 40)
+
+
+def test_one_pixel_image():
+    data = _encode(Image.new("RGB", (1, 1), (9, 9, 9)), "PNG")
+    _ok(data, min_size=1)
+    _skip(data, TOO_SMALL, min_size=2)
+
+
+def test_decompression_bomb_is_refused_without_decoding():
+    data = _encode(Image.new("L", (4000, 4000)), "PNG")  # small file, 16 Mpx
+    res = _skip(data, TOO_LARGE, max_pixels=1_000_000)
+    assert "4000x4000" in res.detail
+
+
+def test_same_bytes_same_id():
+    d = _encode(_rgb(), "PNG")
+    assert _ok(d).sha256 == _ok(bytes(d)).sha256
+
+
+def test_square_resize():
+    out = square_resize(_rgb(40, 30), 16)
+    assert out.size == (16, 16)

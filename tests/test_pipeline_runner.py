@@ -1,0 +1,124 @@
+"""Stage runner: order, skip on matching fingerprint, force, resume, invalidation, unbuilt stages."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from omegaconf import open_dict
+
+from sdstylegan.pipeline.context import MissingInputError, StageContext, StageNotBuiltError
+from sdstylegan.pipeline.runner import run_pipeline
+
+CALLS: list[tuple[str, bool]] = []
+
+
+def stage_a(ctx: StageContext) -> dict:
+    """Test stage: records the call, writes a file, returns a value from the config."""
+    CALLS.append((ctx.name, ctx.resume))
+    (ctx.stage_dir / "out.txt").write_text(str(ctx.cfg.toy.value))
+    return {"value": ctx.cfg.toy.value}
+
+
+def stage_b(ctx: StageContext) -> dict:
+    CALLS.append((ctx.name, ctx.resume))
+    return {"double": 2 * ctx.latest("value")}
+
+
+def stage_crash(ctx: StageContext) -> dict:
+    CALLS.append((ctx.name, ctx.resume))
+    (ctx.stage_dir / "partial.txt").write_text("half")
+    raise KeyboardInterrupt  # a kill in the middle
+
+
+def _cfg(make_cfg, stages, **extra):
+    cfg = make_cfg(["dataset.num_images=8", "dataset.resolution=32"])
+    with open_dict(cfg):
+        cfg.toy = {"value": extra.get("value", 1)}
+        reg = cfg.pipeline.registry
+        reg.a = {"fn": f"{__name__}.stage_a", "config": ["toy"]}
+        reg.b = {"fn": f"{__name__}.stage_b", "config": []}
+        reg.crash = {"fn": f"{__name__}.stage_crash", "config": ["toy"]}
+        reg.future = {"fn": None, "config": []}
+        cfg.pipeline.stages = stages
+        cfg.pipeline.force = extra.get("force", [])
+    return cfg
+
+
+@pytest.fixture(autouse=True)
+def _clear():
+    CALLS.clear()
+
+
+def test_runs_in_order_then_skips(make_cfg):
+    out = run_pipeline(_cfg(make_cfg, ["a", "b"]))
+    assert out == {"a": {"value": 1}, "b": {"double": 2}}
+    assert CALLS == [("a", False), ("b", False)]
+    CALLS.clear()
+    out2 = run_pipeline(_cfg(make_cfg, ["a", "b"]))
+    assert CALLS == [] and out2 == out
+
+
+def test_config_change_reruns_and_keeps_previous_outputs(make_cfg):
+    cfg = _cfg(make_cfg, ["a", "b"])
+    run_pipeline(cfg)
+    CALLS.clear()
+    out = run_pipeline(_cfg(make_cfg, ["a", "b"], value=5))
+    assert [c[0] for c in CALLS] == ["a", "b"] and out["b"] == {"double": 10}
+    run_dir = cfg.paths.run_dir
+    assert open(f"{run_dir}/a.prev/out.txt").read() == "1"
+
+
+def test_force_redoes_stage_and_invalidates_later_ones(make_cfg):
+    run_pipeline(_cfg(make_cfg, ["a", "b"]))
+    CALLS.clear()
+    run_pipeline(_cfg(make_cfg, ["a", "b"], force=["a"]))
+    assert [c[0] for c in CALLS] == ["a", "b"]  # b depended on a's outputs
+
+
+def test_killed_stage_resumes_with_its_files(make_cfg):
+    cfg = _cfg(make_cfg, ["crash"])
+    with pytest.raises(KeyboardInterrupt):
+        run_pipeline(cfg)
+    with pytest.raises(KeyboardInterrupt):
+        run_pipeline(cfg)
+    assert CALLS == [("crash", False), ("crash", True)]
+    assert open(f"{cfg.paths.run_dir}/crash/partial.txt").read() == "half"
+
+
+def test_not_built_stage_fails_at_start_naming_it(make_cfg):
+    with pytest.raises(StageNotBuiltError, match="'future'"):
+        run_pipeline(_cfg(make_cfg, ["a", "future"]))
+    assert CALLS == []  # nothing ran before the check
+
+
+def test_every_unbuilt_stage_of_the_real_config_fails_clearly(make_cfg):
+    cfg = make_cfg()
+    for name, spec in cfg.pipeline.registry.items():
+        if spec.fn:
+            continue
+        with open_dict(cfg):
+            cfg.pipeline.stages = [name]
+        with pytest.raises(StageNotBuiltError, match=f"'{name}'"):
+            run_pipeline(cfg)
+
+
+def test_unknown_stage_and_missing_input(make_cfg):
+    with pytest.raises(ValueError, match="unknown stage"):
+        run_pipeline(_cfg(make_cfg, ["a", "nope"]))
+    with pytest.raises(MissingInputError, match="'value'"):
+        run_pipeline(_cfg(make_cfg, ["b"]))
+
+
+def test_demo_data_stage_skip_and_force(make_cfg):
+    cfg = make_cfg(["experiment=demo", "dataset.num_images=12", "dataset.resolution=32"])
+    out = run_pipeline(cfg)
+    run_dir = cfg.paths.run_dir
+    done = json.load(open(f"{run_dir}/demo_data/done.json"))
+    assert out["demo_data"]["num_images"] == 12 and done["outputs"] == out["demo_data"]
+    run_pipeline(cfg)
+    assert json.load(open(f"{run_dir}/demo_data/done.json"))["token"] == done["token"]  # skipped
+    with open_dict(cfg):
+        cfg.pipeline.force = ["demo_data"]
+    run_pipeline(cfg)
+    assert json.load(open(f"{run_dir}/demo_data/done.json"))["token"] != done["token"]  # redone

@@ -1,0 +1,46 @@
+"""The command users type: `python train.py experiment=demo`, re-run, force, and a multirun sweep."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from conftest import ROOT
+
+
+def _train(cwd, *args: str) -> str:
+    proc = subprocess.run([sys.executable, str(ROOT / "train.py"), *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout + proc.stderr
+
+
+def test_demo_run_rerun_and_force(tmp_path):
+    small = ["experiment=demo", "dataset.num_images=16", "dataset.resolution=32", "hydra.job_logging.root.level=INFO"]
+    out = _train(tmp_path, *small)
+    run_dir = tmp_path / "outputs" / "demo"
+    assert "CONFIG" in out and "stage demo_data   running" in out
+    for f in ["config.yaml", "config_tree.txt", "demo_data/manifest.jsonl", "demo_data/ground_truth.jsonl",
+              "demo_data/done.json", "demo_data/images/000015.png"]:
+        assert (run_dir / f).exists(), f
+    token = json.loads((run_dir / "demo_data/done.json").read_text())["token"]
+    assert "stage demo_data   skipped" in _train(tmp_path, *small)
+    assert json.loads((run_dir / "demo_data/done.json").read_text())["token"] == token
+    _train(tmp_path, *small, "pipeline.force=[demo_data]")
+    assert json.loads((run_dir / "demo_data/done.json").read_text())["token"] != token
+
+
+def test_multirun_one_directory_per_job(tmp_path):
+    _train(tmp_path, "-m", "experiment=demo", "dataset.num_images=5,7", "dataset.resolution=32")
+    base = tmp_path / "outputs" / "demo" / "multirun"
+    counts = sorted(json.loads((base / str(j) / "demo_data" / "info.json").read_text())["num_images"] for j in (0, 1))
+    assert counts == [5, 7]
+
+
+def test_unbuilt_stage_fails_at_start_with_its_name(tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / "train.py"), "experiment=demo", "+pipeline.registry.future={fn:null}",
+                           "pipeline.stages=[demo_data,future]"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert "stage 'future' is not built yet" in proc.stderr + proc.stdout
+    assert not (tmp_path / "outputs" / "demo" / "demo_data").exists()  # failed before running anything
