@@ -148,10 +148,20 @@ def collect_items(items: list[CollectItem], out_dir: str | Path, transport: Tran
         log.info("collect: resuming, %d of %d items already finished", len(finished), len(items))
 
     def on_result(task: Task, out: Outcome) -> None:
+        # Same bytes under several items: the first in input order keeps `ok` whatever the finishing
+        # order, so the manifest does not depend on timing (a displaced owner gets a newer journal line).
         if out.status == OK and out.sha256 is not None:
             owner = owners.setdefault(out.sha256, task.index)
-            if owner != task.index:
-                out.status, out.detail = DUPLICATE, f"same bytes as item {owner} ({items[owner].url})"
+            if owner > task.index:
+                owners[out.sha256] = task.index
+                old = finished[owner]
+                old.status = DUPLICATE
+                old.extra.update(duplicate_of=task.item.url, reason_detail=f"same bytes as item {task.index}")
+                journal.append(old)
+                progress.counts[OK] -= 1
+                progress.counts[DUPLICATE] += 1
+            elif owner < task.index:
+                out.status, out.detail = DUPLICATE, f"same bytes as item {owner}"
                 out.info["duplicate_of"] = items[owner].url
         rec = _record(task.index, task.item, out)
         journal.append(rec)

@@ -1,0 +1,152 @@
+"""The collect stage end to end on a loopback server: manifest, de-duplication, kill-and-resume, pipeline."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from PIL import Image
+
+from sdstylegan.collect.downloader import ContentPolicy
+from sdstylegan.collect.items import CollectItem, write_items
+from sdstylegan.collect.loopback import LoopbackServer, Route
+from sdstylegan.collect.stage import collect_items
+from sdstylegan.collect.transport import TransportConfig
+from sdstylegan.data.manifest import read_manifest
+from sdstylegan.pipeline.runner import run_pipeline
+
+
+def jpeg(seed: int, size=(72, 64)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, (seed * 37 % 256, seed * 91 % 256, seed * 53 % 256)).save(buf, format="JPEG", quality=90)
+    return buf.getvalue()
+
+
+TRANSPORT = dict(workers=4, per_host=4, connect_timeout=2, read_timeout=2, total_timeout=5, retries=0,
+                 backoff=0.05, progress=False)
+POLICY = ContentPolicy(max_bytes=10**6, min_size=32)
+
+
+def test_manifest_has_one_record_per_input_item(tmp_path):
+    same = jpeg(1)
+    # /a.jpg finishes after /b.jpg (same bytes) yet keeps `ok`: the first in input order wins
+    routes = {"/a.jpg": Route(same, delay=0.3), "/b.jpg": Route(same), "/c.jpg": Route(jpeg(2)),
+              "/d.txt": Route(b"hello"), "/e.jpg": Route(jpeg(2), delay=0.3)}
+    with LoopbackServer(routes) as srv:
+        items = [CollectItem(srv.url("/a.jpg"), "sdip", bbox=[4, 60, 8, 70], meta={"licence": "CC0"}),
+                 CollectItem(srv.url("/b.jpg"), "urls"), CollectItem(srv.url("/c.jpg"), "urls"),
+                 CollectItem(srv.url("/c.jpg"), "urls"), CollectItem(srv.url("/d.txt"), "urls"),
+                 CollectItem(srv.url("/gone.jpg"), "urls"), CollectItem(srv.url("/e.jpg"), "urls")]
+        res = collect_items(items, tmp_path, TransportConfig(**TRANSPORT), POLICY)
+        assert srv.hits["/c.jpg"] == 1  # the URL listed twice is fetched once
+    records = read_manifest(tmp_path / "manifest.jsonl")
+    assert [r.status for r in records] == ["ok", "duplicate", "ok", "duplicate_url", "not_image", "http_404", "duplicate"]
+    assert sum(res.counts.values()) == len(items) == len(records)
+    a, b = records[0], records[1]
+    assert a.id == b.id == hashlib.sha256(same).hexdigest()
+    assert (tmp_path / a.orig_path).read_bytes() == same and a.orig_size == [72, 64]
+    assert a.bbox == [4, 60, 8, 70] and a.extra["meta"] == {"licence": "CC0"} and a.extra["origin"] == "sdip"
+    assert b.extra["duplicate_of"] == items[0].url and b.source == items[1].url
+    assert records[5].id.startswith("url:") and "404" in records[5].extra["reason_detail"]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["items"] == 7 and summary["status_counts"] == {"ok": 2, "duplicate": 2, "duplicate_url": 1,
+                                                                  "not_image": 1, "http_404": 1}
+    assert records[6].extra["duplicate_of"] == items[2].url
+    assert len([p for p in (tmp_path / "images").rglob("*") if p.is_file()]) == 2
+
+
+def test_resume_skips_finished_items_and_refetches_lost_files(tmp_path):
+    routes = {f"/{i}.jpg": Route(jpeg(i)) for i in range(6)}
+    with LoopbackServer(routes) as srv:
+        items = [CollectItem(srv.url(p), "urls") for p in routes]
+        cfg = TransportConfig(**TRANSPORT)
+        collect_items(items[:4], tmp_path, cfg, POLICY)
+        first = read_manifest(tmp_path / "manifest.jsonl")
+        (tmp_path / first[1].orig_path).unlink()            # a lost file is fetched again
+        partial = tmp_path / "images" / "ab" / ".x.jpg.123.tmp"
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_bytes(b"\xff\xd8\xff half")             # a partial write is removed, never used
+        res = collect_items(items, tmp_path, cfg, POLICY)
+        assert [srv.hits[f"/{i}.jpg"] for i in range(6)] == [1, 2, 1, 1, 1, 1]
+    assert res.fetched == 3 and not partial.exists()
+    records = read_manifest(tmp_path / "manifest.jsonl")
+    assert [r.status for r in records] == ["ok"] * 6 and (tmp_path / records[1].orig_path).is_file()
+
+
+CHILD = """
+import sys
+from sdstylegan.collect.downloader import ContentPolicy
+from sdstylegan.collect.items import read_items
+from sdstylegan.collect.stage import collect_items
+from sdstylegan.collect.transport import TransportConfig
+out = sys.argv[1]
+collect_items(read_items(out + "/items.jsonl"), out, TransportConfig(workers=3, per_host=3, retries=0, progress=False),
+              ContentPolicy(max_bytes=10**6, min_size=32))
+"""
+
+
+def test_killed_run_resumes_without_losing_or_refetching(tmp_path):
+    n = 40
+    routes = {f"/{i}.jpg": Route(jpeg(i), delay=0.06) for i in range(n)}
+    with LoopbackServer(routes) as srv:
+        items = [CollectItem(srv.url(p), "urls") for p in routes]
+        write_items(tmp_path / "items.jsonl", items)
+        child = subprocess.Popen([sys.executable, "-c", CHILD, str(tmp_path)], stderr=subprocess.PIPE)
+        journal = tmp_path / "journal.jsonl"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and child.poll() is None:
+            if journal.exists() and journal.read_text().count("\n") >= 12:
+                break
+            time.sleep(0.02)
+        assert child.poll() is None, child.stderr.read().decode()[-2000:]
+        os.kill(child.pid, signal.SIGKILL)  # no chance to clean up
+        child.wait()
+        child.stderr.close()
+        before = [json.loads(line) for line in journal.read_text().splitlines() if line.strip().endswith("}")]
+        done_paths = {"/" + r["source"].rsplit("/", 1)[1] for r in before}
+        hits_before = dict(srv.hits)
+        assert 12 <= len(before) < n
+        res = collect_items(items, tmp_path, TransportConfig(**TRANSPORT), POLICY)
+        for p in done_paths:  # finished before the kill: not fetched again
+            assert srv.hits[p] == hits_before[p] == 1, p
+        in_flight = [p for p in routes if p not in done_paths and hits_before.get(p)]
+        assert sum(srv.hits.values()) == n + len(in_flight) and len(in_flight) <= 3
+    records = read_manifest(tmp_path / "manifest.jsonl")
+    assert len(records) == n and all(r.status == "ok" for r in records)
+    assert res.fetched == n - len(before)
+    assert not [p for p in (tmp_path / "images").rglob(".*") if p.is_file()]
+    for r in records:  # every kept file is whole: its bytes hash to its id
+        assert hashlib.sha256((tmp_path / r.orig_path).read_bytes()).hexdigest() == r.id
+
+
+def test_stage_through_the_pipeline(make_cfg, tmp_path):
+    routes = {"/x.png": Route(jpeg(5)), "/y.jpg": Route(jpeg(6)), "/z.jpg": Route(b"", status=500)}
+    with LoopbackServer(routes) as srv:
+        urls = tmp_path / "urls.txt"
+        urls.write_text("# mate photos\n" + "\n".join(srv.url(p) for p in routes) + "\nftp://x/y.jpg\n")
+        overrides = ["collect=urls", f"collect.path={urls}", "pipeline.stages=[collect]",
+                     "collect.transport.retries=0", "collect.transport.progress=false", "collect.content.min_size=16"]
+        cfg = make_cfg(overrides)
+        out = run_pipeline(cfg)["collect"]
+        assert out["num_images"] == 2 and out["num_items"] == 4
+        assert out["status_counts"] == {"ok": 2, "http_5xx": 1, "bad_scheme": 1}
+        manifest = cfg.paths.run_dir + "/" + out["manifest"]
+        records = read_manifest(manifest)
+        assert [r.status for r in records] == ["ok", "ok", "http_5xx", "bad_scheme"]
+        hits = sum(srv.hits.values())
+        # same config again: skipped; a transport change does not invalidate what was fetched
+        again = run_pipeline(make_cfg(overrides + ["collect.transport.workers=2"]))["collect"]
+        assert again == out and sum(srv.hits.values()) == hits
+
+
+def test_stage_without_sources_says_what_to_do(make_cfg):
+    import pytest
+
+    with pytest.raises(ValueError, match="collect=urls"):
+        run_pipeline(make_cfg(["pipeline.stages=[collect]"]))
