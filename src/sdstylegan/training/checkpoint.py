@@ -1,0 +1,87 @@
+"""Training checkpoints: atomic writes, `weights_only` loading, and networks rebuilt without pickled classes.
+
+A checkpoint is Lightning's dict (state_dict with G, D, G_ema[, E], counters, ADA and pl_mean
+buffers; optimiser states; loop progress) plus `sdstylegan`: the resolved model config, training
+config, kimg, per-rank RNG states and W&B run id — only tensors and plain Python data, so it loads
+with `torch.load(weights_only=True)`. Writes go to a temp file that is fsynced and renamed over the
+target: a kill while saving leaves the previous checkpoint intact.
+
+    G = load_generator("outputs/demo/train/checkpoints/last.ckpt")           # G_ema, eval mode
+    E = load_network(path, which="E")                                        # the SDIP encoder
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from hydra.utils import instantiate
+from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
+
+from sdstylegan.utils.io import atomic_open
+
+CHECKPOINT_DIR = "checkpoints"
+LAST = "last.ckpt"
+BEST = "best.ckpt"
+_CONFIG_NODE = {"G": "generator", "G_ema": "generator", "D": "discriminator", "E": "encoder"}
+
+
+class CorruptCheckpointError(ValueError):
+    """A checkpoint file cannot be read (truncated, not a torch file, or not from sdstylegan)."""
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, Any]:
+    """`torch.load(weights_only=True)` with a clear error for missing or corrupt files."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:
+        raise CorruptCheckpointError(f"checkpoint {path} is unreadable ({type(e).__name__}: {e}); "
+                                     f"delete it to start over, or point at another checkpoint") from e
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning checkpoint I/O: atomic save (temp + fsync + rename), weights_only load."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
+        with atomic_open(path, "wb") as f:
+            torch.save(checkpoint, f)
+
+    def load_checkpoint(self, path: Any, map_location: Any = None, weights_only: bool | None = None) -> dict[str, Any]:
+        return load_checkpoint(path, map_location=map_location if map_location is not None else "cpu")
+
+
+def checkpoint_meta(checkpoint: dict[str, Any] | str | os.PathLike) -> dict[str, Any]:
+    """The `sdstylegan` entry of a checkpoint (model config, kimg, W&B run id, …)."""
+    ckpt = checkpoint if isinstance(checkpoint, dict) else load_checkpoint(checkpoint)
+    meta = ckpt.get("sdstylegan")
+    if meta is None:
+        raise CorruptCheckpointError("not an sdstylegan training checkpoint (no 'sdstylegan' entry)")
+    return meta
+
+
+def load_network(path: str | os.PathLike, which: str = "G_ema", map_location: Any = "cpu") -> torch.nn.Module:
+    """Rebuild network `which` ∈ {G_ema, G, D, E} from a training checkpoint (config + state dict), in eval mode."""
+    if which not in _CONFIG_NODE:
+        raise ValueError(f"which must be one of {list(_CONFIG_NODE)}, got {which!r}")
+    ckpt = load_checkpoint(path, map_location=map_location)
+    meta = checkpoint_meta(ckpt)
+    prefix = which + "."
+    state = {k[len(prefix):]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
+    if not state:
+        raise ValueError(f"checkpoint {path} holds no {which} weights"
+                         + (" (trained without the encoder)" if which == "E" else ""))
+    net = instantiate(meta["model"][_CONFIG_NODE[which]])
+    net.load_state_dict(state)
+    return net.to(map_location).eval().requires_grad_(False)
+
+
+def load_generator(path: str | os.PathLike, which: str = "G_ema", map_location: Any = "cpu") -> torch.nn.Module:
+    """The generator (`G_ema` by default, or `G`) of a training checkpoint, ready for sampling."""
+    if which not in ("G_ema", "G"):
+        raise ValueError(f"load_generator: which must be 'G_ema' or 'G', got {which!r}")
+    return load_network(path, which, map_location)

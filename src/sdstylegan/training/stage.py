@@ -1,0 +1,119 @@
+"""The `train_raw` and `train` pipeline stages: StyleGAN2(-ADA) on the latest manifest, resumable.
+
+- `train_raw` trains G jointly with the SDIP encoder E on every usable image (the self-filter
+  stage scores images with G(E(x))); `train` trains G on the current (filtered) manifest, with E
+  only when `training.encoder.enabled`.
+- Outputs (in `<run_dir>/<stage>/`): `checkpoints/last.ckpt` (+ `best.ckpt` with FID), `samples/`,
+  `metrics.jsonl`, logger files. The stage returns {"checkpoint": <relative path>, "kimg", …}.
+- Resume: a killed run finds `checkpoints/last.ckpt` and continues from it (G, D, G_ema, E,
+  optimisers, kimg, ADA p, pl_mean, RNG, data position, W&B run id). `training.total_kimg`,
+  `training.batch_gpu` and `training.callbacks` are not in the fingerprint (conf/pipeline/default.yaml),
+  so asking an unfinished run for more kimg, or resuming on another number of GPUs, continues it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from sdstylegan.pipeline.context import StageContext
+from sdstylegan.training.checkpoint import BEST, CHECKPOINT_DIR, LAST, AtomicCheckpointIO, checkpoint_meta
+from sdstylegan.training.data import TrainingDataModule
+from sdstylegan.training.module import StyleGAN2Module
+from sdstylegan.utils.logging import get_logger
+
+log = get_logger(__name__)
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Refuse, before anything is built, a config whose pieces cannot train together."""
+    res = int(cfg.dataset.resolution)
+    g_res = OmegaConf.select(cfg, "model.generator.img_resolution", default=None)
+    if g_res is not None and int(g_res) != res:
+        raise ValueError(f"model.generator.img_resolution={g_res} differs from dataset.resolution={res}; "
+                         f"they must match (the model presets take ${{dataset.resolution}})")
+    t = cfg.training
+    if int(t.batch_size) < 1 or float(t.total_kimg) <= 0:
+        raise ValueError(f"training.batch_size must be ≥ 1 and training.total_kimg > 0, got {t.batch_size}, {t.total_kimg}")
+
+
+def build_loggers(cfg: DictConfig, save_dir: Path, wandb_run_id: str | None) -> list[Any]:
+    """`cfg.logger` nodes writing into the stage folder; a resumed W&B run keeps its id."""
+    loggers = []
+    for node in (cfg.logger or {}).values():
+        if node is None:
+            continue
+        extra: dict[str, Any] = {"save_dir": str(save_dir)}
+        if "WandbLogger" in str(node.get("_target_", "")) and wandb_run_id:
+            extra.update(id=wandb_run_id, resume="allow")
+        loggers.append(instantiate(node, **extra))
+    return loggers
+
+
+def build_trainer(cfg: DictConfig, stage_dir: Path, loggers: list[Any], **overrides: Any) -> pl.Trainer:
+    """`cfg.trainer` with what this training loop requires: kimg-based stopping, own sampler, atomic I/O."""
+    callbacks = [instantiate(node) for node in (cfg.training.callbacks or {}).values() if node is not None]
+    kwargs: dict[str, Any] = dict(
+        default_root_dir=str(stage_dir), callbacks=callbacks, logger=loggers or False,
+        plugins=[AtomicCheckpointIO()], enable_checkpointing=True, max_epochs=-1, max_steps=-1,
+        use_distributed_sampler=False, num_sanity_val_steps=0, limit_val_batches=0)
+    kwargs.update(overrides)
+    return instantiate(cfg.trainer, **kwargs)
+
+
+def train_generator(ctx: StageContext, encoder: bool) -> dict[str, Any]:
+    """Train (or resume) StyleGAN2 on `ctx.latest("manifest")`; return the stage outputs."""
+    cfg = ctx.cfg
+    check_config(cfg)
+    last = ctx.stage_dir / CHECKPOINT_DIR / LAST
+    resume_from = last if last.exists() else None
+    meta = checkpoint_meta(resume_from) if resume_from else None
+    if meta is not None:
+        log.info("%s: resuming from %s (kimg %.3f)", ctx.name, last, meta["kimg"])
+    loggers = build_loggers(cfg, ctx.stage_dir, meta.get("wandb_run_id") if meta else None)
+    trainer = build_trainer(cfg, ctx.stage_dir, loggers)
+    world = trainer.world_size
+    batch = int(cfg.training.batch_size)
+    if batch % world:
+        raise ValueError(f"training.batch_size={batch} is not divisible by the {world} processes of this run")
+    inner = instantiate(cfg.dataset.datamodule, manifest_path=str(ctx.path(ctx.latest("manifest"))),
+                        batch_size=batch // world)
+    data = TrainingDataModule(inner, seed=int(cfg.seed), min_images=batch)
+    module = StyleGAN2Module(OmegaConf.to_container(cfg.model, resolve=True),
+                             OmegaConf.to_container(cfg.training, resolve=True), encoder=encoder)
+    for lg in loggers:  # remember the W&B run id in checkpoints (rank 0 owns the run)
+        if hasattr(lg, "experiment") and "Wandb" in type(lg).__name__ and trainer.global_rank == 0:
+            module.wandb_run_id = lg.experiment.id
+    if meta is not None and meta["kimg"] >= float(cfg.training.total_kimg):
+        log.info("%s: checkpoint already at kimg %.3f ≥ training.total_kimg=%s; nothing to train",
+                 ctx.name, meta["kimg"], cfg.training.total_kimg)
+        kimg = meta["kimg"]
+    else:
+        trainer.fit(module, datamodule=data, ckpt_path=str(resume_from) if resume_from else None, weights_only=True)
+        kimg = module.kimg
+    for lg in loggers:
+        lg.finalize("success")
+    best = ctx.stage_dir / CHECKPOINT_DIR / BEST
+    out: dict[str, Any] = {"checkpoint": ctx.relative(last), "kimg": kimg, "encoder": encoder,
+                           "samples": ctx.relative(ctx.stage_dir / "samples")}
+    if best.exists():
+        out["best_checkpoint"] = ctx.relative(best)
+    return out
+
+
+def run_train_raw(ctx: StageContext) -> dict[str, Any]:
+    """Stage `train_raw`: G + SDIP encoder E on all usable images (input to self_filter)."""
+    return train_generator(ctx, encoder=True)
+
+
+def run_train(ctx: StageContext) -> dict[str, Any]:
+    """Stage `train`: G (ADA) on the current manifest; E only if `training.encoder.enabled`."""
+    return train_generator(ctx, encoder=bool(cfg_get(ctx.cfg, "training.encoder.enabled", False)))
+
+
+def cfg_get(cfg: DictConfig, key: str, default: Any) -> Any:
+    return OmegaConf.select(cfg, key, default=default)

@@ -1,0 +1,174 @@
+"""StyleGAN2Module: one step's effect on G, D, G_ema; lazy regularisers; resume equivalence; bad input."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import pytorch_lightning as pl
+import torch
+from omegaconf import OmegaConf
+
+from sdstylegan.data.datamodule import ManifestDataModule
+from sdstylegan.data.demo_stage import generate_demo_dataset
+from sdstylegan.training.callbacks import KimgCheckpoint
+from sdstylegan.training.checkpoint import AtomicCheckpointIO, load_checkpoint
+from sdstylegan.training.data import TrainingDataModule
+from sdstylegan.training.ema import ema_beta
+from sdstylegan.training.module import StyleGAN2Module
+
+RES = 16
+
+
+def tiny_model(res: int = RES) -> dict:
+    net = {"img_resolution": res, "channel_base": 128, "channel_max": 16}
+    return {
+        "generator": {"_target_": "sdstylegan.models.generator.Generator", "z_dim": 16, "w_dim": 16,
+                      "mapping_layers": 2, **net},
+        "discriminator": {"_target_": "sdstylegan.models.discriminator.Discriminator", "mbstd_group_size": 4, **net},
+        "encoder": {"_target_": "sdstylegan.models.encoder.Encoder", "w_dim": 16, **net},
+    }
+
+
+def training_cfg(make_cfg, *overrides: str) -> dict:
+    cfg = make_cfg(["training.batch_size=4", "training.total_kimg=1", "training.ema.kimg=0.01",
+                    "training.ema.rampup=null", *overrides])
+    return OmegaConf.to_container(cfg.training, resolve=True)
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("demo")
+    generate_demo_dataset(out, num_images=8, seed=0, resolution=RES, num_workers=1)
+    return out / "manifest.jsonl"
+
+
+def make_data(manifest: Path, batch: int = 4, seed: int = 0) -> TrainingDataModule:
+    inner = ManifestDataModule(str(manifest), resolution=RES, batch_size=batch, num_workers=0, xflip=True)
+    return TrainingDataModule(inner, seed=seed, min_images=batch)
+
+
+def make_trainer(root: Path, callbacks=(), **kw) -> pl.Trainer:
+    args = dict(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False, enable_model_summary=False,
+                plugins=[AtomicCheckpointIO()], max_epochs=-1, use_distributed_sampler=False,
+                default_root_dir=str(root), callbacks=list(callbacks),
+                enable_checkpointing=any(isinstance(c, KimgCheckpoint) for c in callbacks),
+                deterministic=True)
+    args.update(kw)
+    return pl.Trainer(**args)
+
+
+def params(m: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in m.state_dict().items()}
+
+
+def test_one_step_changes_g_and_d_and_updates_g_ema_by_the_ema_formula(make_cfg, manifest, tmp_path):
+    torch.manual_seed(0)
+    t = training_cfg(make_cfg, "training.total_kimg=0.004", "training.r1_gamma=1.0")
+    module = StyleGAN2Module(tiny_model(), t)
+    g0, d0 = params(module.G), params(module.D)
+    ema0 = {k: v.detach().clone() for k, v in module.G_ema.named_parameters()}
+    make_trainer(tmp_path).fit(module, datamodule=make_data(manifest))
+    assert int(module.cur_nimg) == 4 and module.kimg == 0.004
+    assert any(not torch.equal(g0[k], v) for k, v in params(module.G).items()), "G did not change"
+    assert any(not torch.equal(d0[k], v) for k, v in params(module.D).items()), "D did not change"
+    beta = ema_beta(4, 0, module.ema_kimg, None)
+    assert 0 < beta < 1
+    g1 = dict(module.G.named_parameters())
+    for k, v in module.G_ema.named_parameters():
+        expected = g1[k].detach().lerp(ema0[k], beta)
+        torch.testing.assert_close(v, expected, rtol=1e-5, atol=1e-6)
+    assert not all(torch.equal(v, g1[k]) for k, v in module.G_ema.named_parameters()), "G_ema just copied G"
+
+
+def test_r1_and_path_length_are_nonzero_and_run_on_their_intervals(make_cfg, manifest, tmp_path):
+    torch.manual_seed(0)
+    t = training_cfg(make_cfg, "training.total_kimg=0.012", "training.r1_gamma=1.0",
+                     "training.loss.r1_interval=2", "training.loss.pl_interval=3")
+    module = StyleGAN2Module(tiny_model(), t)
+    steps: list[int] = []
+    first: dict[str, float] = {}
+
+    class Record(pl.Callback):
+        def on_train_batch_end(self, trainer, pl_module, *args):
+            steps.append(trainer.global_step)
+            if not first:
+                first.update({k: float(v) for k, v in trainer.callback_metrics.items()})
+
+    make_trainer(tmp_path, callbacks=[Record()]).fit(module, datamodule=make_data(manifest))
+    assert first["train/r1"] > 0 and first["train/pl"] > 0
+    # Optimiser steps per minibatch: Gmain + Dmain, + Greg at 0 (interval 3), + Dreg at 0 and 2 (interval 2).
+    assert [b - a for a, b in zip([0] + steps, steps)] == [4, 2, 3]
+    assert float(module.loss.pl_mean) > 0
+
+
+def _fit(module, manifest, root, total_kimg, ckpt_path=None):
+    module.total_kimg = total_kimg
+    ck = KimgCheckpoint(every_kimg=None, monitor=None)
+    trainer = make_trainer(root, callbacks=[ck])
+    trainer.fit(module, datamodule=make_data(manifest), ckpt_path=ckpt_path, weights_only=True)
+    return trainer
+
+
+def test_resume_equals_uninterrupted_training(make_cfg, manifest, tmp_path):
+    """N steps, stop, resume in a fresh module for N more == 2N uninterrupted (state and parameters)."""
+    t = training_cfg(make_cfg, "training.r1_gamma=1.0", "training.loss.r1_interval=2", "training.loss.pl_interval=2",
+                     "training.ada.interval=1", "training.ada.kimg=1")
+    torch.manual_seed(0)
+    ref = StyleGAN2Module(tiny_model(), t)
+    init = copy.deepcopy(ref.state_dict())
+    _fit(ref, manifest, tmp_path / "a", total_kimg=0.016)
+
+    torch.manual_seed(0)
+    first = StyleGAN2Module(tiny_model(), t)
+    first.load_state_dict(init)
+    _fit(first, manifest, tmp_path / "b", total_kimg=0.008)
+    last = tmp_path / "b" / "checkpoints" / "last.ckpt"
+    assert load_checkpoint(last)["sdstylegan"]["kimg"] == 0.008
+    torch.manual_seed(123)  # a different process state: resume must restore the RNG itself
+    second = StyleGAN2Module(tiny_model(), t)
+    trainer = _fit(second, manifest, tmp_path / "b", total_kimg=0.016, ckpt_path=str(last))
+
+    assert int(second.cur_nimg) == int(ref.cur_nimg) == 16
+    assert int(second.minibatches) == 4 and trainer.global_step == ref.trainer.global_step
+    assert float(second.ada.p) == float(ref.ada.p) and float(ref.ada.p) > 0
+    assert float(second.loss.pl_mean) == float(ref.loss.pl_mean)
+    for name in ("G", "D", "G_ema"):
+        a, b = params(getattr(ref, name)), params(getattr(second, name))
+        for k in a:
+            torch.testing.assert_close(b[k], a[k], rtol=0, atol=0, msg=f"{name}.{k} differs after resume")
+    for oa, ob in zip(ref.trainer.optimizers, trainer.optimizers, strict=True):
+        sa, sb = oa.state_dict(), ob.state_dict()
+        assert sa["param_groups"] == sb["param_groups"]
+        for i in sa["state"]:
+            assert int(sa["state"][i]["step"]) == int(sb["state"][i]["step"])
+            torch.testing.assert_close(sb["state"][i]["exp_avg_sq"], sa["state"][i]["exp_avg_sq"], rtol=0, atol=0)
+
+
+def test_non_finite_loss_stops_with_clear_message_and_keeps_checkpoint(make_cfg, manifest, tmp_path):
+    torch.manual_seed(0)
+    t = training_cfg(make_cfg, "training.r1_gamma=1.0")
+    module = StyleGAN2Module(tiny_model(), t)
+    _fit(module, manifest, tmp_path, total_kimg=0.004)
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    before = last.read_bytes()
+    with torch.no_grad():
+        next(module.D.parameters()).fill_(float("nan"))
+    with pytest.raises(FloatingPointError, match="non-finite .* loss .*last good checkpoint"):
+        _fit(module, manifest, tmp_path, total_kimg=0.012)
+    assert last.read_bytes() == before
+    assert load_checkpoint(last)["sdstylegan"]["kimg"] == 0.004
+
+
+def test_batch_of_wrong_resolution_is_refused(make_cfg, manifest, tmp_path):
+    module = StyleGAN2Module(tiny_model(res=8), training_cfg(make_cfg))
+    with pytest.raises(ValueError, match="does not match the generator's resolution 8"):
+        make_trainer(tmp_path).fit(module, datamodule=make_data(manifest))
+
+
+def test_dataset_smaller_than_one_batch_is_refused(manifest):
+    data = TrainingDataModule(ManifestDataModule(str(manifest), resolution=RES, batch_size=4, num_workers=0,
+                                                 xflip=False), seed=0, min_images=32)
+    with pytest.raises(ValueError, match="has 8 images .* at least one batch of 32"):
+        data.setup("fit")
