@@ -70,7 +70,15 @@ def build_extension(build_dir: str | Path | None = None, verbose: bool = False) 
         msg = "no CUDA toolkit found (set CUDA_HOME or put nvcc on PATH)"
         log_path.write_text(msg + "\n")
         raise OpsBuildError(f"{msg}; build log: {log_path}")
-    if not torch.cuda.is_available() and not os.environ.get("TORCH_CUDA_ARCH_LIST"):
+    if not (Path(cpp_extension.CUDA_HOME) / "include" / "cuda_runtime.h").is_file():
+        # e.g. nvcc reached through a wrapper script in /usr/local/bin makes PyTorch guess CUDA_HOME=/usr/local
+        msg = f"CUDA_HOME={cpp_extension.CUDA_HOME} has no include/cuda_runtime.h; set CUDA_HOME to the toolkit root"
+        log_path.write_text(msg + "\n")
+        raise OpsBuildError(f"{msg}; build log: {log_path}")
+    # No GPU to detect the architecture from: compile for DEFAULT_ARCH_LIST unless the user chose. The
+    # variable is set for the duration of the build only.
+    set_arch = not torch.cuda.is_available() and not os.environ.get("TORCH_CUDA_ARCH_LIST")
+    if set_arch:
         os.environ["TORCH_CUDA_ARCH_LIST"] = DEFAULT_ARCH_LIST
     try:
         ext = cpp_extension.load(
@@ -86,6 +94,9 @@ def build_extension(build_dir: str | Path | None = None, verbose: bool = False) 
         raise OpsBuildError(
             f"building the CUDA ops failed ({type(err).__name__}); build log: {log_path}"
         ) from err
+    finally:
+        if set_arch:
+            os.environ.pop("TORCH_CUDA_ARCH_LIST", None)
     log_path.write_text(f"built OK in {build_dir}\n")
     return ext
 
@@ -114,15 +125,8 @@ def resolve_impl(impl: str) -> str:
     return impl
 
 
-def cuda_extension_for(x: torch.Tensor, impl: str) -> ModuleType | None:
-    """The compiled extension when `x` should go through a CUDA kernel, else None (use the reference)."""
-    impl = resolve_impl(impl)
-    if impl == "ref":
-        return None
-    if not x.is_cuda:
-        if impl == "cuda":
-            raise ValueError(f"impl='cuda' needs a CUDA tensor, got one on {x.device}")
-        return None
+def extension_or_fallback(impl: str) -> ModuleType | None:
+    """The compiled extension, building it on first use; None (after one warning) when 'auto' cannot have it."""
     ext = _extension()
     if ext is None:
         if impl == "cuda":
@@ -132,6 +136,18 @@ def cuda_extension_for(x: torch.Tensor, impl: str) -> ModuleType | None:
             warnings.warn(
                 f"sdstylegan ops: using the PyTorch reference instead of the CUDA kernels: {_state['error']}",
                 RuntimeWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
     return ext
+
+
+def cuda_extension_for(x: torch.Tensor, impl: str) -> ModuleType | None:
+    """The compiled extension when `x` should go through a CUDA kernel, else None (use the reference)."""
+    impl = resolve_impl(impl)
+    if impl == "ref":
+        return None
+    if not x.is_cuda:
+        if impl == "cuda":
+            raise ValueError(f"impl='cuda' needs a CUDA tensor, got one on {x.device}")
+        return None
+    return extension_or_fallback(impl)
