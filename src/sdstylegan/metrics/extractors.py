@@ -53,7 +53,7 @@ def state_fingerprint(module: nn.Module) -> str:
         h.update(key.encode())
         h.update(str(tuple(value.shape)).encode())
         h.update(str(value.dtype).encode())
-        h.update(value.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes()
+        h.update(value.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()
                  if value.numel() else b"")
     return h.hexdigest()
 

@@ -108,6 +108,15 @@ def random_inception(seed: int = 0) -> InceptionExtractor:
         torch.manual_seed(seed)
         # torchvision's Inception3 has the same parameter names and shapes as torch-fidelity's port.
         net = torchvision.models.inception_v3(weights=None, aux_logits=False, init_weights=True, num_classes=1008)
+        # Calibrate batch-norm statistics on one random batch so activations keep a trained-like
+        # scale: with raw init they shrink into denormals, which would make timings unrealistic.
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.momentum = 1.0
+        net.train()
+        with torch.no_grad():
+            net(torch.rand(4, 3, 299, 299) * 2 - 1)
+        net.eval()
     standin_warning(f"FID Inception architecture (seed {seed})")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "inception_standin.pth"
