@@ -172,7 +172,7 @@ class GeneratorMetrics(pl.Callback):
         def sample_fn(n: int) -> torch.Tensor:
             z = torch.randn(n, G.z_dim, generator=gen).to(module.device)
             with torch.no_grad():
-                return G(z, noise_mode="const").float()
+                return G(z, noise_mode="const").float().clamp(-1, 1)  # as when saved as images
 
         data = trainer.datamodule
         manifest = str(getattr(getattr(data, "inner", data), "manifest_path", ""))

@@ -41,15 +41,22 @@ def check_config(cfg: DictConfig) -> None:
         raise ValueError(f"training.batch_size must be ≥ 1 and training.total_kimg > 0, got {t.batch_size}, {t.total_kimg}")
 
 
-def build_loggers(cfg: DictConfig, save_dir: Path, wandb_run_id: str | None) -> list[Any]:
-    """`cfg.logger` nodes writing into the stage folder; a resumed W&B run keeps its id."""
+def build_loggers(cfg: DictConfig, save_dir: Path, resumed: dict[str, Any] | None = None) -> list[Any]:
+    """`cfg.logger` nodes writing into the stage folder.
+
+    Resumed (`resumed` = checkpoint meta): a W&B run continues under its saved id; a CSV log starts
+    a new file `csv/from_kimg<k>/metrics.csv` (Lightning's CSV writer would erase the earlier one).
+    """
     loggers = []
     for node in (cfg.logger or {}).values():
         if node is None:
             continue
         extra: dict[str, Any] = {"save_dir": str(save_dir)}
-        if "WandbLogger" in str(node.get("_target_", "")) and wandb_run_id:
-            extra.update(id=wandb_run_id, resume="allow")
+        target = str(node.get("_target_", ""))
+        if resumed and "WandbLogger" in target and resumed.get("wandb_run_id"):
+            extra.update(id=resumed["wandb_run_id"], resume="allow")
+        if resumed and "CSVLogger" in target:
+            extra.update(version=f"from_kimg{resumed['kimg']:09.3f}")
         loggers.append(instantiate(node, **extra))
     return loggers
 
@@ -74,7 +81,7 @@ def train_generator(ctx: StageContext, encoder: bool) -> dict[str, Any]:
     meta = checkpoint_meta(resume_from) if resume_from else None
     if meta is not None:
         log.info("%s: resuming from %s (kimg %.3f)", ctx.name, last, meta["kimg"])
-    loggers = build_loggers(cfg, ctx.stage_dir, meta.get("wandb_run_id") if meta else None)
+    loggers = build_loggers(cfg, ctx.stage_dir, meta)
     trainer = build_trainer(cfg, ctx.stage_dir, loggers)
     world = trainer.world_size
     batch = int(cfg.training.batch_size)

@@ -1,0 +1,94 @@
+"""The train / train_raw stages in the real pipeline: outputs, resume that extends a run, bad configs, sweeps."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sdstylegan.pipeline.entry import run_from_config
+from sdstylegan.training.checkpoint import load_checkpoint, load_generator, load_network
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TINY = ["experiment=demo", "dataset.num_images=12", "dataset.resolution=16", "dataset.num_workers=1",
+        "dataset.datamodule.num_workers=0", "model.channel_base=256", "model.channel_max=16", "model.z_dim=16",
+        "model.w_dim=16", "training.batch_size=4", "training.callbacks.samples.num=4", "metrics=standin",
+        "trainer.enable_progress_bar=false", "print_config=false"]
+
+
+def every(kimg: float) -> list[str]:
+    return [f"training.callbacks.{c}.every_kimg={kimg}" for c in ("checkpoint", "samples", "metrics")]
+
+
+def test_train_stage_leaves_checkpoint_samples_metrics_and_logs(make_cfg):
+    cfg = make_cfg([*TINY, "pipeline.stages=[demo_data,train]", "training.total_kimg=0.008", *every(0.004),
+                    "training.callbacks.metrics.num_samples=8"])
+    out = run_from_config(cfg)["train"]
+    run = Path(cfg.paths.run_dir)
+    assert out["kimg"] == 0.008 and out["encoder"] is False
+    ckpt = run / out["checkpoint"]
+    assert load_checkpoint(ckpt)["sdstylegan"]["kimg"] == 0.008
+    G = load_generator(ckpt)
+    assert G.img_resolution == 16
+    grids = sorted(p.name for p in (run / out["samples"]).iterdir())
+    assert grids == [f"kimg{k:09.3f}_psi{psi}.png" for k in (0, 0.004, 0.008) for psi in ("0.7", "1")]
+    lines = [json.loads(x) for x in (run / "train" / "metrics.jsonl").read_text().splitlines()]
+    assert [x["kimg"] for x in lines] == [0.004, 0.008]
+    assert all(k.endswith("_standin") for x in lines for k in x if k != "kimg")  # stand-in Inception, labelled
+    assert (run / out["best_checkpoint"]).exists()
+    csv = (run / "train" / "csv" / "metrics.csv").read_text()
+    assert "train/kimg" in csv and "train/loss_d" in csv and "train/ada_p" in csv
+
+
+def test_rerun_after_a_kill_resumes_and_extends_the_run(make_cfg):
+    stages = "pipeline.stages=[demo_data,train]"
+    cfg = make_cfg([*TINY, stages, "training.total_kimg=0.004", *every(0.004), "training.callbacks.metrics.every_kimg=null"])
+    run_from_config(cfg)
+    run = Path(cfg.paths.run_dir)
+    (run / "train" / "done.json").unlink()  # as if the process had been killed after its last checkpoint
+    cfg2 = make_cfg([*TINY, stages, "training.total_kimg=0.008", *every(0.004), "training.callbacks.metrics.every_kimg=null"])
+    out = run_from_config(cfg2)["train"]
+    assert not (run / "train.prev").exists(), "more kimg must not change the stage's fingerprint"
+    assert out["kimg"] == 0.008
+    meta = load_checkpoint(run / out["checkpoint"])["sdstylegan"]
+    assert meta["kimg"] == 0.008 and meta["minibatches"] == 2
+    # the first attempt's CSV log is kept; the resumed attempt logs beside it
+    assert (run / "train" / "csv" / "metrics.csv").exists()
+    assert (run / "train" / "csv" / "from_kimg00000.004" / "metrics.csv").exists()
+
+
+def test_train_raw_trains_the_encoder(make_cfg):
+    cfg = make_cfg([*TINY, "pipeline.stages=[demo_data,train_raw]", "training.total_kimg=0.004", *every(0.004),
+                    "training.callbacks.metrics.every_kimg=null"])
+    out = run_from_config(cfg)["train_raw"]
+    assert out["encoder"] is True
+    E = load_network(Path(cfg.paths.run_dir) / out["checkpoint"], which="E")
+    assert E.w_dim == 16
+
+
+def test_resolution_mismatch_and_small_dataset_are_refused_at_start(make_cfg):
+    cfg = make_cfg([*TINY, "pipeline.stages=[demo_data,train]", "model.resolution=32"])
+    with pytest.raises(ValueError, match="img_resolution=32 differs from dataset.resolution=16"):
+        run_from_config(cfg)
+    cfg = make_cfg([*TINY, "pipeline.stages=[demo_data,train]", "training.batch_size=32"])
+    with pytest.raises(ValueError, match="one batch of 32"):
+        run_from_config(cfg)
+
+
+@pytest.mark.slow
+def test_multirun_sweep_over_r1_gamma(tmp_path):
+    env = {**os.environ, "HYDRA_FULL_ERROR": "1"}
+    cmd = [sys.executable, "train.py", "-m", *TINY, "pipeline.stages=[demo_data,train]", "training.total_kimg=0.004",
+           *every(0.004), "training.callbacks.metrics.every_kimg=null", "training.r1_gamma=0.5,2.0",
+           f"paths.output_dir={tmp_path}"]
+    subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True, timeout=600)
+    gammas = []
+    for job in ("0", "1"):
+        ckpt = tmp_path / "demo" / "multirun" / job / "train" / "checkpoints" / "last.ckpt"
+        gammas.append(load_checkpoint(ckpt)["sdstylegan"]["training"]["r1_gamma"])
+    assert gammas == [0.5, 2.0]
