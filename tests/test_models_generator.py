@@ -92,3 +92,15 @@ def test_rebuilds_from_init_kwargs():
     G2.load_state_dict(G.state_dict())
     z = torch.randn(2, 16)
     assert torch.equal(G(z, noise_mode="const"), G2(z, noise_mode="const"))
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_path_length_double_backward(fused):
+    """Path-length regularisation differentiates d(img · noise)/d(ws) once more, into G's weights."""
+    G = tiny_generator(16).train()
+    ws = G.mapping(torch.randn(2, 16))
+    img = G.synthesis(ws, fused_modconv=fused)
+    (grad_ws,) = torch.autograd.grad((img * torch.randn_like(img)).sum(), ws, create_graph=True)
+    grad_ws.square().sum(dim=2).mean().sqrt().backward()
+    conv = G.synthesis.blocks["b16"].conv0
+    assert conv.weight.grad is not None and torch.count_nonzero(conv.weight.grad) > 0
