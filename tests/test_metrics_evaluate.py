@@ -1,5 +1,7 @@
 """generator_metrics end to end with stand-in extractors: names, sensitivity, cache, DDP, bad input."""
 
+import time
+
 import pytest
 import torch
 import torch.multiprocessing as mp
@@ -114,23 +116,37 @@ def test_bad_input_is_a_clear_error(cfg):
         MetricSuite(OmegaConf.merge(cfg, {"compute": ["fid", "is"]}))
 
 
-def _ddp_worker(rank: int, world: int, init: str, cfg_dict: dict, out: dict) -> None:
+def _ddp_worker(rank: int, world: int, init: str, cfg_dict: dict, cache_dirs: list, out: dict) -> None:
     torch.distributed.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
     try:
-        cfg = OmegaConf.create(cfg_dict)
+        cfg = OmegaConf.create({**cfg_dict, "cache_dir": cache_dirs[rank]})
         fakes = squares(200, seed=1)
         start = sum(rank_share(200, r, world) for r in range(rank))
         real_batches = list(squares(120, seed=0).split(40))
         mine = real_batches[:2] if rank == 0 else real_batches[2:]  # contiguous shards keep row order
-        out[rank] = generator_metrics(sampler(fakes[start:]), mine, cfg)
+        out[rank] = generator_metrics(sampler(fakes[start:]), mine, cfg, cache_key="toy")
     finally:
         torch.distributed.destroy_process_group()
 
 
 def test_ddp_ranks_share_the_work_and_agree_with_one_process(cfg, tmp_path):
-    single = generator_metrics(sampler(squares(200, seed=1)), list(squares(120, seed=0).split(40)), cfg)
+    """Two gloo processes: each generates and reads half; statistics are combined across ranks.
+
+    Rank 0 finds a real-statistics cache that rank 1 (another node's disk) does not: both must
+    recompute together instead of one waiting forever in the synchronisation.
+    """
+    warm, cold = str(tmp_path / "cache0"), str(tmp_path / "cache1")
+    single = generator_metrics(sampler(squares(200, seed=1)), list(squares(120, seed=0).split(40)),
+                               OmegaConf.merge(cfg, {"cache_dir": warm}), cache_key="toy")
     out = mp.Manager().dict()
     cfg_dict = OmegaConf.to_container(cfg, resolve=True)
-    mp.spawn(_ddp_worker, args=(2, f"file://{tmp_path / 'store'}", cfg_dict, out), nprocs=2, join=True)
+    procs = mp.spawn(_ddp_worker, args=(2, f"file://{tmp_path / 'store'}", cfg_dict, [warm, cold], out),
+                     nprocs=2, join=False)
+    deadline = time.time() + 180
+    while not procs.join(timeout=2):
+        if time.time() > deadline:
+            for p in procs.processes:
+                p.kill()
+            pytest.fail("DDP workers hung (a rank waited in a collective the other never joined)")
     assert out[0] == out[1]
     assert out[0] == pytest.approx(single, rel=1e-6, abs=1e-9)

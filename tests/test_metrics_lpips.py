@@ -70,6 +70,9 @@ def test_bad_input(lpips):
         lpips(torch.zeros(1, 3, 32, 32, dtype=torch.uint8), torch.zeros(1, 3, 32, 32, dtype=torch.uint8))
     with pytest.raises(ValueError, match="same shape"):
         lpips(images(n=1, size=lpips.size), images(n=2, size=lpips.size))
+    small = images(n=1, size=lpips.size // 2)
+    with pytest.raises(ValueError, match=f"at least {lpips.size}"):
+        lpips(small, small)
 
 
 def test_unknown_net():

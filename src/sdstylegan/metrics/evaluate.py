@@ -105,13 +105,17 @@ class MetricSuite:
                 self.extractors[space] = instantiate(cfg_metrics[space])
         self.space_of = needs
         self.device = torch.device(device) if device is not None else None
+        self._placed = False
 
     # -- features -------------------------------------------------------------------------
-    def _place(self, device: torch.device) -> None:
+    def _place(self, device: torch.device | None = None) -> None:
+        """Fix the device (the given one, else the first batch's, else CPU) and move the extractors there once."""
         if self.device is None:
-            self.device = device
-        for ext in self.extractors.values():
-            ext.to(self.device)
+            self.device = device or torch.device("cpu")
+        if not self._placed:
+            for ext in self.extractors.values():
+                ext.to(self.device)
+            self._placed = True
 
     def _accumulators(self) -> dict[str, FeatureAccumulator]:
         return {s: FeatureAccumulator(e.num_features).to(self.device) for s, e in self.extractors.items()}
@@ -125,6 +129,8 @@ class MetricSuite:
     def fake_stats(self, sample_fn: SampleFn, num_samples: int) -> tuple[dict[str, FeatureStats], int]:
         """Feature statistics of `num_samples` generated images (this rank's share, combined) and their resolution."""
         rank, world = _dist()
+        if num_samples < world:
+            raise ValueError(f"num_samples={num_samples} is smaller than the {world} processes sharing the work")
         mine = rank_share(num_samples, rank, world)
         accs: dict[str, FeatureAccumulator] | None = None
         resolution = None
@@ -141,9 +147,6 @@ class MetricSuite:
                 resolution = int(u8.shape[-1])
             self._update(accs, u8, self.extractors)
             done += n
-        if accs is None:  # this rank had nothing to generate; it still joins the synchronisation
-            self._place(self.device or torch.device("cpu"))
-            accs = self._accumulators()
         return {s: a.compute() for s, a in accs.items()}, resolution
 
     @torch.no_grad()
@@ -160,11 +163,14 @@ class MetricSuite:
                 cached = load_stats(paths[s][0], key)
                 if cached is not None:
                     found[s] = cached
+        self._place()
+        if world > 1:  # reuse the cache only if every rank found it (node-local disks may differ)
+            hit = torch.tensor([float(s in found) for s in self.extractors], device=self.device)
+            torch.distributed.all_reduce(hit, op=torch.distributed.ReduceOp.MIN)
+            found = {s: found[s] for s, h in zip(self.extractors, hit.tolist()) if h == 1.0}
         missing = [s for s in self.extractors if s not in found]
         if not missing:
             return found
-        if self.device is None:
-            self._place(torch.device("cpu"))
         cap = math.inf if real_max is None else rank_share(int(real_max), rank, world)
         accs = self._accumulators()
         seen = 0
@@ -217,7 +223,8 @@ class MetricSuite:
 
         for metric in self.wanted:
             s = self.space_of[metric]
-            r, f = real[s], fake[s]
+            f = fake[s]
+            r = real[s].to(f.mu.device)  # cached statistics load on the CPU
             if metric in ("fid", "fd_dino"):
                 reg = regularisation_for(r.count, f.count, r.dim, eps, metric)
                 out[name(metric, s)] = frechet_distance(r.mu, r.sigma, f.mu, f.sigma, eps=reg)

@@ -27,6 +27,9 @@ class FeatureStats:
     def dim(self) -> int:
         return int(self.mu.numel())
 
+    def to(self, device: torch.device | str) -> FeatureStats:
+        return FeatureStats(self.mu.to(device), self.sigma.to(device), self.count, self.features.to(device))
+
 
 def stats_from_features(features: torch.Tensor) -> FeatureStats:
     """Statistics of a feature matrix (N, D) in one go (used by tests and small sets)."""

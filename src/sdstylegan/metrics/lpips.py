@@ -28,16 +28,17 @@ class _NetSpec:
     channels: tuple[int, ...]      # channels at the five taps
     backbone_url: str
     lin_url: str
+    min_size: int                  # smallest input side that reaches the fifth tap
 
 
 _LIN_BASE = "https://github.com/richzhang/PerceptualSimilarity/raw/master/lpips/weights/v0.1/"
 NETS = {
     # relu1_2, relu2_2, relu3_3, relu4_3, relu5_3
     "vgg": _NetSpec((4, 9, 16, 23, 30), (64, 128, 256, 512, 512),
-                    "https://download.pytorch.org/models/vgg16-397923af.pth", _LIN_BASE + "vgg.pth"),
+                    "https://download.pytorch.org/models/vgg16-397923af.pth", _LIN_BASE + "vgg.pth", 16),
     # relu1 … relu5
     "alex": _NetSpec((2, 5, 8, 10, 12), (64, 192, 384, 256, 256),
-                     "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth", _LIN_BASE + "alex.pth"),
+                     "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth", _LIN_BASE + "alex.pth", 32),
 }
 # LPIPS input normalisation (their ScalingLayer): (x − shift) / scale for x in [-1, 1].
 _SHIFT = (-0.030, -0.088, -0.188)
@@ -75,6 +76,7 @@ class LPIPS(nn.Module):
             raise ValueError(f"metrics.lpips.net must be one of {list(NETS)}, got {net!r}")
         spec = NETS[net]
         self.net_name = net
+        self.min_size = spec.min_size
         self.is_standin = not pretrained
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -122,6 +124,9 @@ class LPIPS(nn.Module):
             raise TypeError(f"LPIPS expects float images in [-1, 1], got dtype {x.dtype}")
         if x.ndim != 4 or x.shape[1] not in (1, 3):
             raise ValueError(f"LPIPS expects NCHW images with 1 or 3 channels, got shape {tuple(x.shape)}")
+        if min(x.shape[-2:]) < self.min_size:
+            raise ValueError(f"LPIPS-{self.net_name} needs images of at least {self.min_size}² "
+                             f"(got {x.shape[-2]}×{x.shape[-1]}); use net=vgg (≥ 16²) or upsample first")
         if x.shape[1] == 1:
             x = x.expand(-1, 3, -1, -1)
         h = (x - self.shift) / self.scale
