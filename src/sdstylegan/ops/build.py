@@ -44,15 +44,14 @@ def _source_hash() -> str:
 
 
 def default_build_dir() -> Path:
-    """`$SDSTYLEGAN_OPS_BUILD_DIR`, else PyTorch's extension cache; one subfolder per source hash."""
+    """`$SDSTYLEGAN_OPS_BUILD_DIR`, else PyTorch's extension cache (TORCH_EXTENSIONS_DIR honoured); one
+    subfolder per source hash, so edited sources never load a stale build."""
     root = os.environ.get("SDSTYLEGAN_OPS_BUILD_DIR")
-    if root:
-        base = Path(root)
-    else:
-        from torch.utils.cpp_extension import _get_build_directory
+    if not root:
+        from torch.utils.cpp_extension import get_default_build_root
 
-        base = Path(_get_build_directory("sdstylegan_ops", verbose=False)).parent
-    return base / f"sdstylegan_ops_{_source_hash()}"
+        root = os.environ.get("TORCH_EXTENSIONS_DIR") or get_default_build_root()
+    return Path(root) / f"sdstylegan_ops_{_source_hash()}"
 
 
 def build_extension(build_dir: str | Path | None = None, verbose: bool = False) -> ModuleType:
