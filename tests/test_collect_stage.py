@@ -79,6 +79,20 @@ def test_resume_skips_finished_items_and_refetches_lost_files(tmp_path):
     assert [r.status for r in records] == ["ok"] * 6 and (tmp_path / records[1].orig_path).is_file()
 
 
+def test_retry_on_resume_refetches_only_the_named_failures(tmp_path):
+    routes = {"/a.jpg": Route(jpeg(1)), "/b.jpg": Route(jpeg(2), fail_times=1, fail_status=500)}
+    with LoopbackServer(routes) as srv:
+        items = [CollectItem(srv.url("/a.jpg"), "urls"), CollectItem(srv.url("/b.jpg"), "urls"),
+                 CollectItem(srv.url("/c.jpg"), "urls")]
+        res = collect_items(items, tmp_path, TransportConfig(**TRANSPORT), POLICY)
+        assert dict(res.counts) == {"ok": 1, "http_5xx": 1, "http_404": 1}
+        cfg = TransportConfig(**{**TRANSPORT, "retry_on_resume": ("http_5xx",)})
+        res = collect_items(items, tmp_path, cfg, POLICY)
+        assert dict(res.counts) == {"ok": 2, "http_404": 1} and res.fetched == 1
+        assert dict(srv.hits) == {"/a.jpg": 1, "/b.jpg": 2, "/c.jpg": 1}
+    assert len(read_manifest(tmp_path / "manifest.jsonl")) == 3
+
+
 CHILD = """
 import sys
 from sdstylegan.collect.downloader import ContentPolicy

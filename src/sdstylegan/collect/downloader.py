@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import queue
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,8 +133,15 @@ def download(
         hosts.setdefault(t.host, _Host()).queue.append(t)
     delayed: list[tuple[float, int, Task]] = []  # (ready time, tie-breaker, task) for per-URL backoff
     seq = itertools.count()
-    running: dict[Future, Task] = {}
+    finished: queue.SimpleQueue = queue.SimpleQueue()  # (task, future) as workers finish
+    running = [0]
     workers = int(cfg.workers)
+
+    def start(t: Task) -> None:
+        fut = pool.submit(process_item, t.item, sessions, policy, store)
+        fut.add_done_callback(lambda f, t=t: finished.put((t, f)))
+        running[0] += 1
+
     with ThreadPoolExecutor(workers, thread_name_prefix="collect") as pool:
         try:
             while True:
@@ -141,19 +149,26 @@ def download(
                 while delayed and delayed[0][0] <= now:
                     _, _, t = heapq.heappop(delayed)
                     hosts[t.host].queue.appendleft(t)
-                _submit_ready(hosts, running, pool, workers, cfg, now,
-                              lambda it: process_item(it, sessions, policy, store))
-                if not running and not delayed and not any(h.queue for h in hosts.values()):
+                _submit_ready(hosts, running[0], workers, cfg, now, start)
+                if not running[0] and not delayed and not any(h.queue for h in hosts.values()):
                     break
                 # Next moment something may start: a backoff ending or a paused host resuming.
                 wake = [d[0] for d in delayed[:1]] + [h.not_before for h in hosts.values() if h.queue and h.not_before > now]
                 timeout = max(0.0, min(wake) - now) if wake else None
-                if not running:
+                if not running[0]:
                     sleep(min(timeout if timeout is not None else 0.05, 1.0))
                     continue
-                done, _ = wait(list(running), timeout=timeout, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    t = running.pop(fut)
+                try:
+                    done = [finished.get(timeout=timeout)]
+                except queue.Empty:
+                    continue
+                while True:  # take everything else that is ready in one go
+                    try:
+                        done.append(finished.get_nowait())
+                    except queue.Empty:
+                        break
+                for t, fut in done:
+                    running[0] -= 1
                     hosts[t.host].in_flight -= 1
                     try:
                         out = fut.result()
@@ -165,22 +180,23 @@ def download(
             raise
 
 
-def _submit_ready(hosts: dict[str, _Host], running: dict[Future, Task], pool: ThreadPoolExecutor, workers: int,
-                  cfg: TransportConfig, now: float, fn: Callable[[CollectItem], Outcome]) -> None:
+def _submit_ready(hosts: dict[str, _Host], running: int, workers: int, cfg: TransportConfig, now: float,
+                  start: Callable[[Task], None]) -> None:
     """Start tasks round-robin over hosts while global and per-host slots are free."""
     progress = True
-    while progress and len(running) < workers:
+    while progress and running < workers:
         progress = False
         for h in hosts.values():
-            if len(running) >= workers:
+            if running >= workers:
                 return
             if h.queue and h.in_flight < cfg.per_host and h.not_before <= now:
                 t = h.queue.popleft()
                 t.attempt += 1
                 h.in_flight += 1
+                running += 1
                 if cfg.host_interval > 0:
                     h.not_before = now + float(cfg.host_interval)
-                running[pool.submit(fn, t.item)] = t
+                start(t)
                 progress = True
 
 

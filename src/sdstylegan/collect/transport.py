@@ -66,7 +66,7 @@ def new_session(cfg: TransportConfig) -> requests.Session:
     """A session with our user agent, no client-side retries (the scheduler retries) and a redirect cap."""
     s = requests.Session()
     s.headers["User-Agent"] = cfg.user_agent
-    s.headers["Accept"] = "image/avif,image/webp,image/png,image/jpeg,image/*;q=0.8,*/*;q=0.5"
+    s.headers["Accept"] = "image/webp,image/png,image/jpeg,image/*;q=0.8,*/*;q=0.5"  # formats Pillow decodes
     s.max_redirects = int(cfg.max_redirects)
     adapter = HTTPAdapter(pool_connections=16, pool_maxsize=max(4, int(cfg.per_host)), max_retries=0)
     s.mount("http://", adapter)
