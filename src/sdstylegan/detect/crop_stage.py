@@ -1,0 +1,282 @@
+"""The `crop` stage: TokenCut on every usable image → square crops at the dataset resolution.
+
+Reads the latest manifest (`ctx.latest("manifest")`), runs `TokenCutDetector` through
+`Trainer.predict` (so `trainer=ddp` shards the images over GPUs and nodes; each rank writes its crops
+and a `predictions/rank<r>.jsonl`), then rank zero merges everything into the stage folder:
+- `crops/<id[:2]>/<id>.png` — Lanczos-resized squares (`detector.crop` sets margin, border policy, rejections);
+- `manifest.jsonl` — every input record (unknown fields kept, paths re-based on this folder) with `bbox`
+  = the square that was cropped ([y0, y1, x0, x1], original pixels), `crop_path`, `detect_box` (TokenCut's
+  object box, same convention) and, for rejected images, `status` = the reason;
+- `sdip.json` (SDIP release format), `boxes.png` (originals with mask, box and crop), `summary.json`
+  (counts per status, images/s, CorLoc on the demo ground truth when there is one).
+A stand-in backbone (`detector.pretrained=false`) makes every output say STAND-IN: the summary's
+`standin` flag, `corloc_standin` instead of `corloc`, and the picture's title. A killed run resumes:
+images already in `predictions/` are not detected again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import hydra
+from omegaconf import DictConfig
+from PIL import Image, ImageOps
+from pytorch_lightning.callbacks import BasePredictionWriter
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from sdstylegan.data.boxes import sdip_to_xyxy, xyxy_to_sdip
+from sdstylegan.data.images import LoadedImage, load_image_file, to_rgb
+from sdstylegan.data.manifest import OK, ManifestRecord, read_manifest, status_counts, write_manifest
+from sdstylegan.data.sdip_json import export_sdip_json
+from sdstylegan.detect.corloc import corloc
+from sdstylegan.detect.crop import NO_OBJECT, CropPolicy, clip_box, crop_box, cut_square, reject_reason
+from sdstylegan.detect.detector import Detection, DetectionDataset, TokenCutDetector, collate_detections
+from sdstylegan.detect.visualize import Overlay, overlay_grid
+from sdstylegan.pipeline.context import StageContext
+from sdstylegan.utils.instantiate import instantiate_dict
+from sdstylegan.utils.io import atomic_open, write_json
+from sdstylegan.utils.logging import get_logger
+from sdstylegan.utils.weights import STANDIN_SUFFIX
+
+log = get_logger(__name__)
+
+UNREADABLE = "unreadable"
+
+
+def build_detector(cfg: DictConfig) -> TokenCutDetector:
+    """`TokenCutDetector` from the `detector` config group (backbone is a `_target_` node)."""
+    backbone = hydra.utils.instantiate(cfg.backbone)
+    return TokenCutDetector(backbone, tau=cfg.tau, eps=cfg.eps, solver=cfg.get("solver", "auto"),
+                            gap_tol=cfg.get("gap_tol", 1e-9))
+
+
+def crop_one(det: Detection, path: Path, policy: CropPolicy, resolution: int, crop_file: Path) -> dict[str, Any]:
+    """Decide and (when accepted) write one crop; returns the row stored in predictions/rank<r>.jsonl."""
+    row: dict[str, Any] = {"index": det.index, "detect_box": xyxy_to_sdip(det.box), "degenerate": det.degenerate}
+    reason = NO_OBJECT if det.degenerate and policy.source == "detector" else reject_reason(det.box, det.orig_size, policy)
+    if reason:
+        return row | {"status": reason}
+    region = crop_box(det.box, det.orig_size, policy)
+    loaded = load_image_file(path)
+    if not isinstance(loaded, LoadedImage):
+        return row | {"status": loaded.reason, "detail": loaded.detail}
+    crop = cut_square(loaded.image, region, resolution)
+    crop_file.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_open(crop_file, "wb") as f:
+        crop.save(f, format="PNG")
+    return row | {"status": OK, "bbox": xyxy_to_sdip(clip_box(region, det.orig_size)), "crop_region": list(region)}
+
+
+class CropWriter(BasePredictionWriter):
+    """Writes crops and one JSON line per image as batches finish, on every rank; rank 0 shows progress."""
+
+    def __init__(self, stage_dir: Path, todo: list[int], records: list[ManifestRecord], root: Path,
+                 policy: CropPolicy, resolution: int, num_pictures: int, patch_size: int):
+        super().__init__(write_interval="batch")
+        self.patch_size = patch_size
+        self.stage_dir, self.todo, self.records, self.root = stage_dir, todo, records, root
+        self.policy, self.resolution, self.num_pictures = policy, resolution, num_pictures
+        self.overlays: list[Overlay] = []
+        self.count = 0
+        self._file = None
+        self._bar = None
+
+    def on_predict_start(self, trainer: Any, pl_module: Any) -> None:
+        path = self.stage_dir / "predictions" / f"rank{trainer.global_rank}.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torn = path.exists() and path.stat().st_size > 0 and not path.read_bytes().endswith(b"\n")
+        self._file = open(path, "a", encoding="utf-8")
+        if torn:  # a killed writer left half a line: end it, so it stays one unreadable line
+            self._file.write("\n")
+        if trainer.is_global_zero:
+            total = -(-len(self.todo) // max(trainer.world_size, 1))
+            self._bar = tqdm(total=total, unit="img", desc="crop", dynamic_ncols=True)
+
+    def write_on_batch_end(self, trainer: Any, pl_module: Any, prediction: Any, batch_indices: Any, batch: Any,
+                           batch_idx: int, dataloader_idx: int) -> None:
+        for det in prediction:
+            if isinstance(det, dict):  # unreadable file
+                k = self.todo[det["index"]]
+                reason, _, detail = det["error"].partition(": ")
+                row = {"index": k, "status": reason or UNREADABLE, "detail": detail}
+            else:
+                k = self.todo[det.index]
+                det.index = k
+                rec = self.records[k]
+                row = crop_one(det, rec.image_path(self.root), self.policy, self.resolution,
+                               self.stage_dir / crop_rel_path(rec.id))
+                if trainer.is_global_zero and len(self.overlays) < self.num_pictures:
+                    self.overlays.append(_overlay(det, rec.image_path(self.root), row, self.patch_size))
+            self._file.write(json.dumps(row) + "\n")
+        self._file.flush()
+        self.count += len(prediction)
+        if self._bar is not None:
+            self._bar.update(len(prediction))
+
+    def on_predict_end(self, trainer: Any, pl_module: Any) -> None:
+        if self._file is not None:
+            self._file.close()
+        if self._bar is not None:
+            self._bar.close()
+
+
+def crop_rel_path(record_id: str) -> str:
+    """Crops are sharded by the first two hex digits of the image id (internet-scale folders stay small)."""
+    return f"crops/{record_id[:2]}/{record_id}.png"
+
+
+def _overlay(det: Detection, path: Path, row: dict[str, Any], patch_size: int) -> Overlay:
+    """A thumbnail of the original with the detection, in thumbnail pixels."""
+    with Image.open(path) as im:
+        im.draft("RGB", (512, 512))  # JPEG: decode at reduced size, enough for a thumbnail
+        thumb = to_rgb(ImageOps.exif_transpose(im))  # same orientation as the detector saw
+    s = thumb.size[0] / det.orig_size[0]
+
+    def scaled(b: Any) -> tuple[float, ...]:
+        return tuple(v * s for v in b)
+
+    crop = scaled(row["crop_region"]) if row.get("crop_region") else None
+    return Overlay(thumb, det.mask, patch_size / det.scale * s, scaled(det.box), crop, label=row["status"])
+
+
+def _read_predictions(stage_dir: Path) -> dict[int, dict[str, Any]]:
+    rows: dict[int, dict[str, Any]] = {}
+    for f in sorted((stage_dir / "predictions").glob("rank*.jsonl")):
+        for line in f.read_text(encoding="utf-8").split("\n"):
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # empty, or the torn last line of a killed writer
+            rows[int(row["index"])] = row
+    return rows
+
+
+def _rebase(path: str | None, old_root: Path, new_root: Path) -> str | None:
+    """A manifest path relative to `old_root` (or absolute) → relative to `new_root`."""
+    if path is None or os.path.isabs(path):
+        return path
+    return os.path.relpath((old_root / path).resolve(), new_root.resolve())
+
+
+def run_crop(ctx: StageContext) -> dict[str, Any]:
+    """Pipeline stage `crop`: see the module docstring."""
+    cfg, dcfg = ctx.cfg, ctx.cfg.detector
+    manifest_path = ctx.path(ctx.latest("manifest"))
+    root = manifest_path.parent
+    records = read_manifest(manifest_path)
+    policy = CropPolicy(**dcfg.crop)
+    resolution = int(cfg.dataset.resolution)
+    detector = build_detector(dcfg)
+    done = _read_predictions(ctx.stage_dir) if ctx.resume else {}
+    todo = [k for k, r in enumerate(records) if r.status == OK and k not in done]
+    log.info("crop: %d images to detect (%d done before, %d not ok in the input) with %s%s", len(todo), len(done),
+             sum(r.status != OK for r in records), detector.backbone.name, " (STAND-IN)" if detector.standin else "")
+
+    writer = CropWriter(ctx.stage_dir, todo, records, root, policy, resolution,
+                        int(dcfg.picture.num_images), detector.patch_size)
+    t0 = time.time()
+    trainer = hydra.utils.instantiate(cfg.trainer, logger=False, callbacks=[writer], enable_checkpointing=False,
+                                      enable_progress_bar=False, enable_model_summary=False, fast_dev_run=False)
+    if todo:
+        ds = DetectionDataset([records[k].image_path(root) for k in todo], detector.patch_size, dcfg.max_side)
+        loader = DataLoader(ds, batch_size=int(dcfg.batch_size), num_workers=int(dcfg.num_workers),
+                            collate_fn=collate_detections, shuffle=False)
+        trainer.predict(detector, dataloaders=loader, return_predictions=False)
+    seconds = time.time() - t0
+    trainer.strategy.barrier()
+    outputs = {"manifest": ctx.relative(ctx.stage_dir / "manifest.jsonl"),
+               "sdip_json": ctx.relative(ctx.stage_dir / "sdip.json"),
+               "summary": ctx.relative(ctx.stage_dir / "summary.json"), "standin": detector.standin}
+    if trainer.is_global_zero:
+        outputs |= _merge(ctx, records, root, detector, len(todo), seconds, writer.overlays)
+    trainer.strategy.barrier()
+    return outputs
+
+
+def _merge(ctx: StageContext, records: list[ManifestRecord], root: Path, detector: TokenCutDetector,
+           num_detected: int, seconds: float, overlays: list[Overlay]) -> dict[str, Any]:
+    """Rank zero: the new manifest, SDIP JSON, picture, summary and CorLoc."""
+    rows = _read_predictions(ctx.stage_dir)
+    out_records = []
+    for k, rec in enumerate(records):
+        d = rec.to_dict()
+        d["orig_path"] = _rebase(d.get("orig_path"), root, ctx.stage_dir)
+        d["crop_path"] = _rebase(d.get("crop_path"), root, ctx.stage_dir)
+        row = rows.get(k)
+        if rec.status == OK:
+            if row is None:
+                raise RuntimeError(f"crop: no prediction for manifest record {k} ({rec.source}); re-run to resume")
+            d["status"], d["detect_box"] = row["status"], row.get("detect_box")
+            d["bbox"] = row.get("bbox")
+            d["crop_path"] = crop_rel_path(rec.id) if row["status"] == OK else None
+            if row.get("detail"):
+                d["crop_detail"] = row["detail"]
+        out_records.append(ManifestRecord.from_dict(d))
+    write_manifest(ctx.stage_dir / "manifest.jsonl", out_records)
+    num_sdip = export_sdip_json(ctx.stage_dir / "sdip.json", out_records)
+    counts = status_counts(out_records)
+    standin = detector.standin
+    summary: dict[str, Any] = {
+        "backbone": detector.backbone.name, "standin": standin, "num_records": len(records),
+        "num_detected": num_detected, "num_crops": counts.get(OK, 0), "status_counts": dict(counts),
+        "rejected": dict(Counter(r.status for r, rec in zip(out_records, records) if rec.status == OK and r.status != OK)),
+        "seconds": round(seconds, 3), "images_per_s": round(num_detected / seconds, 3) if seconds > 0 else None,
+        "num_sdip_boxes": num_sdip,
+    }
+    gt_rel = _latest_or_none(ctx, "ground_truth")
+    if gt_rel is not None:
+        summary |= _demo_corloc(ctx.path(gt_rel), out_records, standin)
+    if overlays:
+        title = "STAND-IN backbone: random weights, boxes are meaningless" if standin else f"TokenCut ({detector.backbone.name})"
+        grid = overlay_grid(overlays, title=title)
+        grid.save(ctx.stage_dir / "boxes.png")
+        _log_to_loggers(ctx.cfg, summary, grid)
+    write_json(ctx.stage_dir / "summary.json", summary)
+    log.info("crop: %d crops, rejected %s, %.2f img/s%s", summary["num_crops"], summary["rejected"],
+             summary["images_per_s"] or 0.0,
+             "".join(f", {k} {v:.3f}" for k, v in summary.items() if k.startswith("corloc")))
+    return {k: v for k, v in summary.items() if k.startswith("corloc") or k in ("num_crops", "images_per_s")}
+
+
+def _latest_or_none(ctx: StageContext, key: str) -> Any:
+    for out in reversed(list(ctx.inputs.values())):
+        if key in out:
+            return out[key]
+    return None
+
+
+def _demo_corloc(gt_path: Path, records: list[ManifestRecord], standin: bool) -> dict[str, Any]:
+    """CorLoc of TokenCut's object boxes against the demo ground truth (images with at least one object)."""
+    gts: dict[str, list] = {}
+    with open(gt_path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                g = json.loads(line)
+                if g.get("boxes"):
+                    gts[g["id"]] = [sdip_to_xyxy(b) for b in g["boxes"]]
+    preds = {r.id: sdip_to_xyxy(r.extra["detect_box"]) for r in records if r.extra.get("detect_box")}
+    res = corloc(preds, gts)
+    # Reference points: a detector that always answers the centred square / the whole image.
+    sizes = {r.id: r.orig_size for r in records if r.orig_size}
+    center = corloc({k: crop_box((0, 0, *s), tuple(s), CropPolicy(source="center")) for k, s in sizes.items()}, gts)
+    whole = corloc({k: (0, 0, *s) for k, s in sizes.items()}, gts)
+    key = "corloc" + (STANDIN_SUFFIX if standin else "")
+    return {key: res.value, "corloc_hits": res.hits, "corloc_images": res.total,
+            "corloc_baseline_center_square": center.value, "corloc_baseline_whole_image": whole.value}
+
+
+def _log_to_loggers(cfg: DictConfig, summary: dict[str, Any], grid: Image.Image) -> None:
+    """Metrics (and the picture, where the logger takes images, e.g. W&B) to the configured loggers."""
+    metrics = {f"crop/{k}": float(v) for k, v in summary.items()
+               if k.startswith("corloc") or k in ("images_per_s", "num_crops")}
+    for lg in instantiate_dict(cfg.get("logger")):
+        lg.log_metrics(metrics)
+        if hasattr(lg, "log_image"):
+            lg.log_image(key="crop/boxes", images=[grid])
+        lg.finalize("success")
