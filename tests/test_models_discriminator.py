@@ -57,3 +57,8 @@ def test_bad_images_are_clear_errors():
         D(torch.randn(2, 1, 32, 32))
     with pytest.raises(ValueError, match=">= 8"):
         tiny_d(4)
+
+
+@pytest.mark.slow
+def test_1024():
+    assert tiny_d(1024)(torch.randn(2, 3, 1024, 1024)).shape == (2, 1)

@@ -42,3 +42,9 @@ def test_reconstruction_chain_matches_generator():
 def test_bad_image_is_a_clear_error():
     with pytest.raises(ValueError, match=r"Encoder expects images of shape \[N, 3, 16, 16\]"):
         tiny_e(16)(torch.randn(2, 3, 32, 32))
+
+
+@pytest.mark.slow
+def test_1024():
+    e = tiny_e(1024, w_plus=True)
+    assert e(torch.randn(1, 3, 1024, 1024)).shape == (1, 18, 16)
