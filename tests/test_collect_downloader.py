@@ -187,3 +187,23 @@ def test_read_local_tar_member_and_caps(tmp_path):
     assert read_local({"path": str(p), "offset": 2, "size": len(JPEG)}, 10**6) == JPEG
     assert read_local({"path": str(p), "offset": 2, "size": len(JPEG)}, 10).status == "too_large"
     assert read_local({"path": str(tmp_path / "gone")}, 10**6).status == "local_read_error"
+
+
+def test_a_paused_host_does_not_hold_up_the_others(tmp_path):
+    slow_host = {"/p.jpg": Route(JPEG, fail_times=1, fail_status=429, fail_headers={"Retry-After": "1"}),
+                 "/q.jpg": Route(JPEG2)}
+    other_host = {f"/{i}.jpg": Route(encode("JPEG", color=(i, 9, 9))) for i in range(6)}
+    with LoopbackServer(slow_host) as a, LoopbackServer(other_host) as b:
+        items = [CollectItem(a.url("/p.jpg"), "urls"), CollectItem(a.url("/q.jpg"), "urls")]
+        items += [CollectItem(b.url(p), "urls") for p in other_host]
+        order = []
+        store = ContentStore(tmp_path)
+        sessions = ThreadSessions(transport(per_host=1))
+        download([Task(i, it) for i, it in enumerate(items)], sessions, POLICY, store,
+                 lambda t, o: order.append((t.index, o.status, time.monotonic())))
+        sessions.close()
+    assert sorted(i for i, s, _ in order if s == "ok") == list(range(8))
+    done_at = {i: t for i, _, t in order}
+    # host b finished everything while host a waited out its Retry-After; a's second URL waited too
+    assert max(done_at[i] for i in range(2, 8)) < min(done_at[0], done_at[1])
+    assert done_at[1] - min(done_at[i] for i in range(2, 8)) > 0.5

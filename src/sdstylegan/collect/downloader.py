@@ -124,6 +124,7 @@ def download(
     """Run every task to a final outcome; `on_result` is called once per task, in this thread."""
     cfg = sessions.cfg
     hosts: dict[str, _Host] = {}
+    active: dict[str, _Host] = {}  # hosts with queued tasks, so a list of many hosts stays cheap to scan
     for t in tasks:
         bad = None if t.item.local is not None else check_url(t.item.url)
         if bad is not None:  # ends without a request
@@ -131,6 +132,7 @@ def download(
             continue
         t.host = "local" if t.item.local is not None else host_key(t.item.url)
         hosts.setdefault(t.host, _Host()).queue.append(t)
+        active[t.host] = hosts[t.host]
     delayed: list[tuple[float, int, Task]] = []  # (ready time, tie-breaker, task) for per-URL backoff
     seq = itertools.count()
     finished: queue.SimpleQueue = queue.SimpleQueue()  # (task, future) as workers finish
@@ -149,11 +151,12 @@ def download(
                 while delayed and delayed[0][0] <= now:
                     _, _, t = heapq.heappop(delayed)
                     hosts[t.host].queue.appendleft(t)
-                _submit_ready(hosts, running[0], workers, cfg, now, start)
-                if not running[0] and not delayed and not any(h.queue for h in hosts.values()):
+                    active[t.host] = hosts[t.host]
+                _submit_ready(active, running[0], workers, cfg, now, start)
+                if not running[0] and not delayed and not active:
                     break
                 # Next moment something may start: a backoff ending or a paused host resuming.
-                wake = [d[0] for d in delayed[:1]] + [h.not_before for h in hosts.values() if h.queue and h.not_before > now]
+                wake = [d[0] for d in delayed[:1]] + [h.not_before for h in active.values() if h.not_before > now]
                 timeout = max(0.0, min(wake) - now) if wake else None
                 if not running[0]:
                     sleep(min(timeout if timeout is not None else 0.05, 1.0))
@@ -174,23 +177,25 @@ def download(
                         out = fut.result()
                     except Exception as e:  # a bug or an exotic decoder error: this URL fails, the run goes on
                         out = Outcome(INTERNAL_ERROR, f"{type(e).__name__}: {e}")
-                    _handle(t, out, hosts, delayed, seq, cfg, on_result)
+                    _handle(t, out, hosts, active, delayed, seq, cfg, on_result)
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
 
 
-def _submit_ready(hosts: dict[str, _Host], running: int, workers: int, cfg: TransportConfig, now: float,
+def _submit_ready(active: dict[str, _Host], running: int, workers: int, cfg: TransportConfig, now: float,
                   start: Callable[[Task], None]) -> None:
     """Start tasks round-robin over hosts while global and per-host slots are free."""
     progress = True
     while progress and running < workers:
         progress = False
-        for h in hosts.values():
+        for key, h in list(active.items()):
             if running >= workers:
                 return
-            if h.queue and h.in_flight < cfg.per_host and h.not_before <= now:
+            if h.in_flight < cfg.per_host and h.not_before <= now:
                 t = h.queue.popleft()
+                if not h.queue:
+                    del active[key]
                 t.attempt += 1
                 h.in_flight += 1
                 running += 1
@@ -200,7 +205,7 @@ def _submit_ready(hosts: dict[str, _Host], running: int, workers: int, cfg: Tran
                 progress = True
 
 
-def _handle(t: Task, out: Outcome, hosts: dict[str, _Host], delayed: list, seq: Any,
+def _handle(t: Task, out: Outcome, hosts: dict[str, _Host], active: dict[str, _Host], delayed: list, seq: Any,
             cfg: TransportConfig, on_result: Callable[[Task, Outcome], None]) -> None:
     """Final outcome → callback; retryable failure with attempts left → back in the queue later."""
     out.info["attempts"] = t.attempt
@@ -214,6 +219,7 @@ def _handle(t: Task, out: Outcome, hosts: dict[str, _Host], delayed: list, seq: 
             host = hosts[t.host]
             host.not_before = max(host.not_before, time.monotonic() + out.retry_after)
             host.queue.appendleft(t)
+            active[t.host] = host
         else:
             delay = float(cfg.backoff) * 2 ** (t.attempt - 1)
             heapq.heappush(delayed, (time.monotonic() + delay, next(seq), t))
