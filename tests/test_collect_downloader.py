@@ -176,6 +176,7 @@ def test_resize_on_the_way_in_keeps_the_hash_of_the_original(server, tmp_path):
                        ContentPolicy(max_bytes=10**6, min_size=32, resize_longer_side=120), ContentStore(tmp_path))
     sessions.close()
     assert out.status == "ok" and out.orig_size == [120, 40] and out.source_size == [300, 100]
+    assert out.info["stored_bytes"] == (tmp_path / out.orig_path).stat().st_size
     assert out.sha256 == hashlib.sha256(server.routes["/wide.png"].body).hexdigest()
     with Image.open(tmp_path / out.orig_path) as im:
         assert im.size == (120, 40) and im.format == "PNG"

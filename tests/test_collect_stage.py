@@ -69,12 +69,14 @@ def test_resume_skips_finished_items_and_refetches_lost_files(tmp_path):
         collect_items(items[:4], tmp_path, cfg, POLICY)
         first = read_manifest(tmp_path / "manifest.jsonl")
         (tmp_path / first[1].orig_path).unlink()            # a lost file is fetched again
+        torn = tmp_path / first[2].orig_path                  # so is a torn one (an OS crash before writeback)
+        torn.write_bytes(torn.read_bytes()[:100])
         partial = tmp_path / "images" / "ab" / ".x.jpg.123.tmp"
         partial.parent.mkdir(parents=True, exist_ok=True)
         partial.write_bytes(b"\xff\xd8\xff half")             # a partial write is removed, never used
         res = collect_items(items, tmp_path, cfg, POLICY)
-        assert [srv.hits[f"/{i}.jpg"] for i in range(6)] == [1, 2, 1, 1, 1, 1]
-    assert res.fetched == 3 and not partial.exists()
+        assert [srv.hits[f"/{i}.jpg"] for i in range(6)] == [1, 2, 2, 1, 1, 1]
+    assert res.fetched == 4 and not partial.exists() and torn.read_bytes() == jpeg(2)
     records = read_manifest(tmp_path / "manifest.jsonl")
     assert [r.status for r in records] == ["ok"] * 6 and (tmp_path / records[1].orig_path).is_file()
 

@@ -31,6 +31,7 @@ def test_put_is_idempotent_and_named_by_hash(tmp_path):
     mtime = (tmp_path / rel).stat().st_mtime_ns
     assert store.put(sha, "png", data) == rel and (tmp_path / rel).stat().st_mtime_ns == mtime
     assert store.exists(rel) and not store.exists("images/00/none.png")
+    assert store.exists(rel, len(data)) and not store.exists(rel, len(data) - 1)
 
 
 def test_remove_partials_keeps_finished_files(tmp_path):

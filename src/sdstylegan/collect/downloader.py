@@ -102,6 +102,7 @@ def process_item(item: CollectItem, sessions: ThreadSessions, policy: ContentPol
         if small is not None:
             data, ext, new_size = small
             source_size, size = size, list(new_size)
+            info["stored_bytes"] = len(data)
     rel = store.put(res.sha256, ext, data)
     return Outcome("ok", "", sha256=res.sha256, orig_path=rel, orig_size=size, source_size=source_size, info=info)
 

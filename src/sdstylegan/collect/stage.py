@@ -128,7 +128,8 @@ def collect_items(items: list[CollectItem], out_dir: str | Path, transport: Tran
     owners: dict[str, int] = {}   # sha256 → index of the item whose record is `ok`
     redo = set(transport.retry_on_resume)
     for i, r in sorted(finished.items()):
-        if r.status == OK and r.orig_path and store.exists(r.orig_path):
+        size = r.extra.get("stored_bytes", r.extra.get("bytes"))
+        if r.status == OK and r.orig_path and store.exists(r.orig_path, size):  # a torn file is fetched again
             owners.setdefault(r.id, i)
     first_by_key: dict[str, int] = {}
     tasks, immediate = [], []
