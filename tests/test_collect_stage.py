@@ -166,3 +166,18 @@ def test_stage_without_sources_says_what_to_do(make_cfg):
 
     with pytest.raises(ValueError, match="collect=urls"):
         run_pipeline(make_cfg(["pipeline.stages=[collect]"]))
+
+
+def test_duplicate_whose_copy_is_lost_is_fetched_again(tmp_path):
+    same = jpeg(9)
+    with LoopbackServer({"/a.jpg": Route(same), "/b.jpg": Route(same)}) as srv:
+        items = [CollectItem(srv.url("/a.jpg"), "urls"), CollectItem(srv.url("/b.jpg"), "urls")]
+        collect_items(items, tmp_path, TransportConfig(**TRANSPORT), POLICY)
+        first = read_manifest(tmp_path / "manifest.jsonl")
+        assert [r.status for r in first] == ["ok", "duplicate"]
+        (tmp_path / first[0].orig_path).unlink()
+        srv.routes["/a.jpg"] = Route(b"", status=404)  # the first URL is gone now: the second takes over
+        res = collect_items(items, tmp_path, TransportConfig(**TRANSPORT), POLICY)
+        assert dict(srv.hits) == {"/a.jpg": 2, "/b.jpg": 2}
+    assert [r.status for r in res.records] == ["http_404", "ok"]
+    assert (tmp_path / res.records[1].orig_path).read_bytes() == same

@@ -111,6 +111,17 @@ def _record(index: int, item: CollectItem, out: Outcome) -> ManifestRecord:
                           status=out.status, extra=extra)
 
 
+def _still_done(r: ManifestRecord | None, index: int, owners: dict[str, int], redo: set[str]) -> bool:
+    """Whether a journal record from an earlier attempt stands, so its item is not fetched again."""
+    if r is None or r.status in redo:
+        return False
+    if r.status == OK:
+        return owners.get(r.id) == index  # its file is still there, whole
+    if r.status == DUPLICATE:
+        return r.id in owners             # the copy it points to is still there
+    return True
+
+
 def collect_items(items: list[CollectItem], out_dir: str | Path, transport: TransportConfig,
                   policy: ContentPolicy) -> CollectResult:
     """Download `items` into `out_dir`, resuming from its journal; write manifest.jsonl and summary.json."""
@@ -140,8 +151,7 @@ def collect_items(items: list[CollectItem], out_dir: str | Path, transport: Tran
                 immediate.append((Task(i, item), Outcome(DUPLICATE_URL, f"same as item {first_by_key[k]}")))
             continue
         first_by_key[k] = i
-        r = finished.get(i)
-        if r is not None and r.status not in redo and (r.status != OK or owners.get(r.id) == i):
+        if _still_done(finished.get(i), i, owners, redo):
             continue
         finished.pop(i, None)
         tasks.append(Task(i, item))
