@@ -122,3 +122,14 @@ def test_demo_data_stage_skip_and_force(make_cfg):
         cfg.pipeline.force = ["demo_data"]
     run_pipeline(cfg)
     assert json.load(open(f"{run_dir}/demo_data/done.json"))["token"] != done["token"]  # redone
+
+
+def test_loader_settings_do_not_invalidate_the_dataset(make_cfg):
+    base = ["experiment=demo", "dataset.num_images=6", "dataset.resolution=32"]
+    cfg = make_cfg(base)
+    run_pipeline(cfg)
+    token = json.load(open(f"{cfg.paths.run_dir}/demo_data/done.json"))["token"]
+    run_pipeline(make_cfg(base + ["dataset.datamodule.batch_size=4", "dataset.num_workers=1"]))
+    assert json.load(open(f"{cfg.paths.run_dir}/demo_data/done.json"))["token"] == token
+    run_pipeline(make_cfg(base[:1] + ["dataset.num_images=7", "dataset.resolution=32"]))
+    assert json.load(open(f"{cfg.paths.run_dir}/demo_data/done.json"))["token"] != token
