@@ -103,6 +103,23 @@ def test_r1_and_path_length_are_nonzero_and_run_on_their_intervals(make_cfg, man
     assert float(module.loss.pl_mean) > 0
 
 
+def test_mixed_precision_step_keeps_regularisers_finite(make_cfg, manifest, tmp_path):
+    """Under bf16 autocast (the CPU mixed precision) R1 and path length still run, in float32, and stay finite."""
+    torch.manual_seed(0)
+    t = training_cfg(make_cfg, "training.total_kimg=0.004", "training.r1_gamma=1.0")
+    module = StyleGAN2Module(tiny_model(), t)
+    logged: dict[str, float] = {}
+
+    class Record(pl.Callback):
+        def on_train_batch_end(self, trainer, pl_module, *args):
+            logged.update({k: float(v) for k, v in trainer.callback_metrics.items()})
+
+    make_trainer(tmp_path, callbacks=[Record()], precision="bf16-mixed").fit(module, datamodule=make_data(manifest))
+    assert logged["train/r1"] > 0 and logged["train/pl"] > 0
+    assert all(torch.isfinite(torch.tensor(v)) for v in logged.values())
+    assert all(p.dtype == torch.float32 and torch.isfinite(p).all() for p in module.G.parameters())
+
+
 def _fit(module, manifest, root, total_kimg, ckpt_path=None):
     module.total_kimg = total_kimg
     ck = KimgCheckpoint(every_kimg=None, monitor=None)
@@ -172,3 +189,60 @@ def test_dataset_smaller_than_one_batch_is_refused(manifest):
                                                  xflip=False), seed=0, min_images=32)
     with pytest.raises(ValueError, match="has 8 images .* at least one batch of 32"):
         data.setup("fit")
+
+
+# ----------------------------------------------------------------------------
+# Two CPU processes (gloo), launched like torchrun would: Lightning sees LOCAL_RANK and joins them.
+
+
+def _ddp_worker(manifest: str, cfg_json: str, out_dir: str) -> None:
+    import json
+
+    from pytorch_lightning.strategies import DDPStrategy
+
+    torch.manual_seed(0)  # same initial weights on both ranks (DDP also broadcasts them)
+    module = StyleGAN2Module(tiny_model(), json.loads(Path(cfg_json).read_text()))
+    trainer = make_trainer(Path(out_dir), devices=2, deterministic=False,
+                           strategy=DDPStrategy(find_unused_parameters=True, process_group_backend="gloo"))
+    data = TrainingDataModule(ManifestDataModule(manifest, resolution=RES, batch_size=2, num_workers=0), seed=0,
+                              min_images=4)
+    trainer.fit(module, datamodule=data)
+    torch.save({"G_ema": params(module.G_ema), "G": params(module.G), "nimg": int(module.cur_nimg),
+                "p": float(module.ada.p), "pl_mean": float(module.loss.pl_mean)},
+               Path(out_dir) / f"rank{trainer.global_rank}.pt")
+
+
+@pytest.mark.slow  # ~20 s on 2 busy cores: two interpreters, gloo rendezvous
+def test_two_process_cpu_ddp_keeps_ranks_identical(make_cfg, manifest, tmp_path):
+    import json
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    cfg = training_cfg(make_cfg, "training.total_kimg=0.012", "training.r1_gamma=1.0", "training.loss.r1_interval=2",
+                       "training.loss.pl_interval=2", "training.ada.interval=1", "training.ada.kimg=1")
+    (tmp_path / "cfg.json").write_text(json.dumps(cfg))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    procs = []
+    for rank in range(2):
+        env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "NODE_RANK": "0",
+               "LOCAL_RANK": str(rank), "WORLD_SIZE": "2", "RANK": str(rank)}
+        procs.append(subprocess.Popen([sys.executable, __file__, str(manifest), str(tmp_path / "cfg.json"),
+                                       str(tmp_path)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
+    logs = [p.communicate(timeout=300)[0].decode(errors="replace") for p in procs]
+    assert all(p.returncode == 0 for p in procs), logs[0][-3000:] + logs[1][-3000:]
+    r0, r1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2))
+    assert r0["nimg"] == r1["nimg"] == 12  # 3 minibatches of 2 images × 2 ranks
+    assert r0["p"] == r1["p"] and r0["pl_mean"] == r1["pl_mean"]
+    for name in ("G", "G_ema"):
+        for k in r0[name]:
+            assert torch.equal(r0[name][k], r1[name][k]), f"{name}.{k} differs between ranks"
+
+
+if __name__ == "__main__":
+    import sys
+
+    _ddp_worker(*sys.argv[1:4])

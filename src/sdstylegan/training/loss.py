@@ -90,15 +90,21 @@ class StyleGAN2Loss(nn.Module):
         self.register_buffer("pl_mean", torch.zeros([]))
 
     # ------------------------------------------------------------------ helpers
+    @staticmethod
+    def mapping(G: nn.Module, z: torch.Tensor, update_emas: bool = False) -> torch.Tensor:
+        """G.mapping in float32 even under autocast (as StyleGAN2-ADA: the mapping net never runs in fp16)."""
+        with torch.autocast(device_type=z.device.type, enabled=False):
+            return G.mapping(z.float(), update_emas=update_emas)
+
     def generate(self, G: nn.Module, z: torch.Tensor, update_emas: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """Images and their ws; with probability `style_mixing` the ws after a random cut come from another z."""
-        ws = G.mapping(z, update_emas=update_emas)
+        ws = self.mapping(G, z, update_emas=update_emas)
         if self.cfg.style_mixing > 0 and ws.shape[1] > 1:
             n = ws.shape[0]
             cutoff = torch.randint(1, ws.shape[1], (n,), device=ws.device)
             cutoff = torch.where(torch.rand(n, device=ws.device) < self.cfg.style_mixing, cutoff,
                                  torch.full_like(cutoff, ws.shape[1]))
-            ws2 = G.mapping(torch.randn_like(z), update_emas=False)
+            ws2 = self.mapping(G, torch.randn_like(z))
             layer = torch.arange(ws.shape[1], device=ws.device)[None, :]
             ws = torch.where((layer >= cutoff[:, None])[:, :, None], ws2, ws)
         img = G.synthesis(ws, update_emas=update_emas)
@@ -160,7 +166,7 @@ class StyleGAN2Loss(nn.Module):
     def encoder_terms(self, G: nn.Module, E: nn.Module, z: torch.Tensor, real: torch.Tensor) -> dict[str, torch.Tensor]:
         """SDIP: λw‖w − E(G(w))‖₁ + Σ_{x ∈ real, fake} λL1·L1(x, G(E(x))) + λLPIPS·LPIPS(x, G(E(x)))."""
         cfg = self.cfg
-        ws = G.mapping(z)
+        ws = self.mapping(G, z)
         fake = G.synthesis(ws, noise_mode="const")
         w_hat = E(fake)
         target = ws if w_hat.ndim == 3 else ws[:, 0]
