@@ -5,18 +5,19 @@
 A server process (Python's ThreadingHTTPServer, `sdstylegan.collect.loopback`) serves N distinct
 JPEGs from memory on 127.0.0.1; each tool downloads the list in its own process, alternating, and
 both decode every image (ours to validate it, img2dataset with `--resize_mode no --skip_reencode True`)
-and keep the original bytes. Reports wall time (process start to exit, imports included) and the
-download phase as each tool measures it. img2dataset lives in its own venv and is never a dependency.
+and keep the original bytes. Reports wall time (process start to exit, imports included), the
+download phase as each tool measures it, and CPU seconds of each tool's processes (user + sys; the
+machine is shared, so CPU per image is the steadier number). img2dataset lives in its own venv and is never a dependency.
 Also checks interop: img2dataset's output (files and webdataset layouts) read back by our source.
 """
 
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import platform
+import resource
 import shutil
 import signal
 import statistics
@@ -69,13 +70,19 @@ def run_ours(urls: Path, out: Path, workers: int) -> None:
     print(json.dumps({"ok": res.counts.get("ok", 0), "items": len(items), "seconds": res.seconds}), flush=True)
 
 
-def timed(cmd: list[str], env: dict | None = None) -> tuple[float, str]:
-    t0 = time.perf_counter()
+def _children_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def timed(cmd: list[str], env: dict | None = None) -> tuple[float, float, str]:
+    """Wall seconds, CPU seconds (user+sys of the tool and every process it started), stdout."""
+    c0, t0 = _children_cpu(), time.perf_counter()
     p = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, _children_cpu() - c0
     if p.returncode != 0:
         raise RuntimeError(f"{cmd[0]} failed ({p.returncode}): {p.stderr[-2000:]}")
-    return wall, p.stdout
+    return wall, cpu, p.stdout
 
 
 def i2d_cmd(i2d: str, urls: Path, out: Path, threads: int, processes: int, fmt: str) -> list[str]:
@@ -119,22 +126,22 @@ def main() -> None:
     urls.write_text("\n".join(f"{base}/{i:06d}.jpg" for i in range(a.n)) + "\n")
     env = dict(os.environ, NO_ALBUMENTATIONS_UPDATE="1")
     have_i2d = shutil.which(a.i2d) is not None or Path(a.i2d).exists()
-    rows: dict[str, list[tuple[float, float, int]]] = {}
+    rows: dict[str, list[tuple[float, float, int, float]]] = {}  # (wall s, download s, ok, CPU s) per run
     try:
-        for r in range(a.repeats):
+        for _ in range(a.repeats):
             out = work / "ours"
             shutil.rmtree(out, ignore_errors=True)
-            wall, stdout = timed([sys.executable, __file__, "--workers", str(a.workers), "--ours", str(urls), str(out)])
+            wall, cpu, stdout = timed([sys.executable, __file__, "--workers", str(a.workers), "--ours", str(urls), str(out)])
             m = json.loads(stdout.strip().splitlines()[-1])
-            rows.setdefault(f"sdstylegan collect, {a.workers} threads", []).append((wall, m["seconds"], m["ok"]))
+            rows.setdefault(f"sdstylegan collect, {a.workers} threads", []).append((wall, m["seconds"], m["ok"], cpu))
             if not have_i2d:
                 continue
             for threads, procs in ((a.workers, 1), (a.workers // 2, 2)):
                 out = work / "i2d"
                 shutil.rmtree(out, ignore_errors=True)
-                wall, _ = timed(i2d_cmd(a.i2d, urls, out, threads, procs, "files"), env)
+                wall, cpu, _ = timed(i2d_cmd(a.i2d, urls, out, threads, procs, "files"), env)
                 m = i2d_stats(out)
-                rows.setdefault(f"img2dataset, {procs} proc × {threads} threads", []).append((wall, m["seconds"], m["ok"]))
+                rows.setdefault(f"img2dataset, {procs} proc × {threads} threads", []).append((wall, m["seconds"], m["ok"], cpu))
         interop = {}
         if have_i2d:  # img2dataset's own output read back by our source (both layouts)
             from sdstylegan.collect.downloader import ContentPolicy
@@ -158,13 +165,13 @@ def main() -> None:
 
     print(f"# {a.n} URLs, JPEG {np.mean(sizes) / 1024:.1f} KiB mean, loopback, {os.cpu_count()} CPUs, "
           f"{platform.platform()}, Python {platform.python_version()}")
-    print("| tool | images ok | wall s (median) | wall img/s | download-phase s | download img/s |")
-    print("|---|---|---|---|---|---|")
-    for name, rs in rows.items():
-        wall = statistics.median(x[0] for x in rs)
-        dl = statistics.median(x[1] for x in rs)
+    print("| tool | images ok | wall s | wall img/s | download-phase s | download img/s | CPU s | CPU ms/img |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, rs in rows.items():  # medians over the repeats
+        wall, dl, cpu = (statistics.median(x[k] for x in rs) for k in (0, 1, 3))
         ok = rs[0][2]
-        print(f"| {name} | {ok}/{a.n} | {wall:.2f} | {ok / wall:.0f} | {dl:.2f} | {ok / dl:.0f} |")
+        print(f"| {name} | {ok}/{a.n} | {wall:.2f} | {ok / wall:.0f} | {dl:.2f} | {ok / dl:.0f} | {cpu:.1f} | "
+              f"{1000 * cpu / ok:.2f} |")
     for fmt, v in interop.items():
         print(f"interop: img2dataset {fmt} output → {v['samples']} samples, {v['with_url']} with their URL, "
               f"{v['ok']} ok in our manifest")
