@@ -129,6 +129,7 @@ def _ddp_worker(rank: int, world: int, init: str, cfg_dict: dict, cache_dirs: li
         torch.distributed.destroy_process_group()
 
 
+@pytest.mark.slow  # two spawned processes: ~15 s of CPU
 def test_ddp_ranks_share_the_work_and_agree_with_one_process(cfg, tmp_path):
     """Two gloo processes: each generates and reads half; statistics are combined across ranks.
 
