@@ -40,7 +40,7 @@ from sdstylegan.detect.detector import Detection, DetectionDataset, TokenCutDete
 from sdstylegan.detect.visualize import Overlay, overlay_grid
 from sdstylegan.pipeline.context import StageContext
 from sdstylegan.utils.instantiate import instantiate_dict
-from sdstylegan.utils.io import atomic_open, write_json
+from sdstylegan.utils.io import atomic_open, read_json, write_json
 from sdstylegan.utils.logging import get_logger
 from sdstylegan.utils.weights import STANDIN_SUFFIX
 
@@ -194,13 +194,14 @@ def run_crop(ctx: StageContext) -> dict[str, Any]:
                "sdip_json": ctx.relative(ctx.stage_dir / "sdip.json"),
                "summary": ctx.relative(ctx.stage_dir / "summary.json"), "standin": detector.standin}
     if trainer.is_global_zero:
-        outputs |= _merge(ctx, records, root, detector, len(todo), seconds, writer.overlays)
+        _merge(ctx, records, root, detector, len(todo), seconds, writer.overlays)
     trainer.strategy.barrier()
-    return outputs
+    summary = read_json(ctx.stage_dir / "summary.json")  # every rank returns the same outputs
+    return outputs | {k: v for k, v in summary.items() if k.startswith("corloc") or k in ("num_crops", "images_per_s")}
 
 
 def _merge(ctx: StageContext, records: list[ManifestRecord], root: Path, detector: TokenCutDetector,
-           num_detected: int, seconds: float, overlays: list[Overlay]) -> dict[str, Any]:
+           num_detected: int, seconds: float, overlays: list[Overlay]) -> None:
     """Rank zero: the new manifest, SDIP JSON, picture, summary and CorLoc."""
     rows = _read_predictions(ctx.stage_dir)
     out_records = []
@@ -241,7 +242,6 @@ def _merge(ctx: StageContext, records: list[ManifestRecord], root: Path, detecto
     log.info("crop: %d crops, rejected %s, %.2f img/s%s", summary["num_crops"], summary["rejected"],
              summary["images_per_s"] or 0.0,
              "".join(f", {k} {v:.3f}" for k, v in summary.items() if k.startswith("corloc")))
-    return {k: v for k, v in summary.items() if k.startswith("corloc") or k in ("num_crops", "images_per_s")}
 
 
 def _latest_or_none(ctx: StageContext, key: str) -> Any:
