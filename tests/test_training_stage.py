@@ -92,3 +92,20 @@ def test_multirun_sweep_over_r1_gamma(tmp_path):
         ckpt = tmp_path / "demo" / "multirun" / job / "train" / "checkpoints" / "last.ckpt"
         gammas.append(load_checkpoint(ckpt)["sdstylegan"]["training"]["r1_gamma"])
     assert gammas == [0.5, 2.0]
+
+
+@pytest.mark.slow
+def test_resumed_run_continues_the_same_wandb_run(make_cfg):
+    args = [*TINY, "pipeline.stages=[demo_data,train]", "logger=wandb", *every(0.004),
+            "training.callbacks.metrics.every_kimg=null"]
+    cfg = make_cfg([*args, "training.total_kimg=0.004"])
+    run_from_config(cfg)
+    run = Path(cfg.paths.run_dir)
+    first = load_checkpoint(run / "train" / "checkpoints" / "last.ckpt")["sdstylegan"]["wandb_run_id"]
+    assert first
+    (run / "train" / "done.json").unlink()
+    run_from_config(make_cfg([*args, "training.total_kimg=0.008"]))
+    meta = load_checkpoint(run / "train" / "checkpoints" / "last.ckpt")["sdstylegan"]
+    assert meta["kimg"] == 0.008 and meta["wandb_run_id"] == first
+    runs = list((run / "train" / "wandb").glob("offline-run-*"))
+    assert len(runs) == 2 and all(r.name.endswith(first) for r in runs)

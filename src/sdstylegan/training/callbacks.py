@@ -70,7 +70,7 @@ class KimgCheckpoint(Checkpoint):
     def save_last(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         if int(module.cur_nimg) == self._saved_nimg:
             return
-        trainer.save_checkpoint(self.dirpath(trainer) / LAST)
+        trainer.save_checkpoint(self.dirpath(trainer) / LAST, weights_only=False)  # full training state
         self._saved_nimg = int(module.cur_nimg)
 
     def on_train_batch_end(self, trainer: pl.Trainer, module: pl.LightningModule, *args: Any) -> None:
@@ -81,7 +81,7 @@ class KimgCheckpoint(Checkpoint):
                 value = float(metrics[keys[0]])
                 if math.isfinite(value) and (self.best is None or value < self.best):
                     self.best = value
-                    trainer.save_checkpoint(self.dirpath(trainer) / BEST)
+                    trainer.save_checkpoint(self.dirpath(trainer) / BEST, weights_only=False)
                     log.info("best checkpoint: %s = %.4f at kimg %.1f", keys[0], value, module.kimg)
         if crossed(self.every_kimg, module) or trainer.should_stop:
             self.save_last(trainer, module)

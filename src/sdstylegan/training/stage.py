@@ -61,6 +61,15 @@ def build_loggers(cfg: DictConfig, save_dir: Path, resumed: dict[str, Any] | Non
     return loggers
 
 
+def close_loggers(loggers: list[Any], status: str) -> None:
+    """Flush loggers; end this process's W&B run (a resumed attempt reopens it by id)."""
+    for lg in loggers:
+        lg.finalize(status)
+        run = getattr(lg, "_experiment", None)
+        if run is not None and hasattr(run, "finish"):
+            run.finish(exit_code=0 if status == "success" else 1)
+
+
 def build_trainer(cfg: DictConfig, stage_dir: Path, loggers: list[Any], **overrides: Any) -> pl.Trainer:
     """`cfg.trainer` with what this training loop requires: kimg-based stopping, own sampler, atomic I/O."""
     callbacks = [instantiate(node) for node in (cfg.training.callbacks or {}).values() if node is not None]
@@ -93,17 +102,21 @@ def train_generator(ctx: StageContext, encoder: bool) -> dict[str, Any]:
     module = StyleGAN2Module(OmegaConf.to_container(cfg.model, resolve=True),
                              OmegaConf.to_container(cfg.training, resolve=True), encoder=encoder)
     for lg in loggers:  # remember the W&B run id in checkpoints (rank 0 owns the run)
-        if hasattr(lg, "experiment") and "Wandb" in type(lg).__name__ and trainer.global_rank == 0:
+        if trainer.global_rank == 0 and "Wandb" in type(lg).__name__:
             module.wandb_run_id = lg.experiment.id
-    if meta is not None and meta["kimg"] >= float(cfg.training.total_kimg):
-        log.info("%s: checkpoint already at kimg %.3f ≥ training.total_kimg=%s; nothing to train",
-                 ctx.name, meta["kimg"], cfg.training.total_kimg)
-        kimg = meta["kimg"]
-    else:
-        trainer.fit(module, datamodule=data, ckpt_path=str(resume_from) if resume_from else None, weights_only=True)
-        kimg = module.kimg
-    for lg in loggers:
-        lg.finalize("success")
+    status = "failed"
+    try:
+        if meta is not None and meta["kimg"] >= float(cfg.training.total_kimg):
+            log.info("%s: checkpoint already at kimg %.3f ≥ training.total_kimg=%s; nothing to train",
+                     ctx.name, meta["kimg"], cfg.training.total_kimg)
+            kimg = meta["kimg"]
+        else:
+            trainer.fit(module, datamodule=data, ckpt_path=str(resume_from) if resume_from else None,
+                        weights_only=True)
+            kimg = module.kimg
+        status = "success"
+    finally:
+        close_loggers(loggers, status)
     best = ctx.stage_dir / CHECKPOINT_DIR / BEST
     out: dict[str, Any] = {"checkpoint": ctx.relative(last), "kimg": kimg, "encoder": encoder,
                            "samples": ctx.relative(ctx.stage_dir / "samples")}
