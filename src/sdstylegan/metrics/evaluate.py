@@ -264,7 +264,7 @@ def image_set_stats(
     cache_key: str | None = None,
     device: torch.device | str | None = None,
 ) -> tuple[FeatureStats, FeatureExtractor]:
-    """Features of the images `loader` yields (in order, at most `real_max`) in one feature space.
+    """Features of every image `loader` yields (in order; `real_max` does not apply) in one feature space.
 
     For distances between image sets that are not generator samples — e.g. SDIP's FID(kept, all):
     `all = image_set_stats(loader, cfg)[0]; kept = stats_from_features(all.features[mask])`, then
@@ -274,6 +274,7 @@ def image_set_stats(
     compute = {"inception": ["fid"], "dino": ["fd_dino"]}
     if space not in compute:
         raise ValueError(f"space must be one of {list(compute)}, got {space!r}")
-    suite = MetricSuite(OmegaConf.merge(cfg_metrics, {"compute": compute[space]}), device=device)
+    # real_max off: row i must be image i, so a mask over the whole set indexes the rows
+    suite = MetricSuite(OmegaConf.merge(cfg_metrics, {"compute": compute[space], "real_max": None}), device=device)
     stats = suite.real_stats(loader, resolution, cache_key)[space]
     return stats, suite.extractors[space]
