@@ -30,6 +30,7 @@ def compose_config(overrides: list[str], run_dir: Path | None = None) -> DictCon
         with open_dict(cfg):
             cfg.paths.run_dir = str(run_dir)
             cfg.paths.output_dir = str(run_dir.parent)
+            cfg.paths.cache_dir = str(run_dir.parent / "cache")  # never the user's ~/.cache
     return cfg
 
 

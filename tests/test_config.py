@@ -27,8 +27,9 @@ def test_primary_config_has_every_group_and_null_slots():
 @pytest.mark.parametrize("group,option", [(g, o) for g in GROUPS + ["hparams_search", "debug"] for o in _options(g)])
 def test_every_group_option_composes(tmp_path, group, option):
     overrides = [f"{group}={option}"]
-    if group == "dataset" and option == "folder":
-        overrides.append(f"dataset.path={tmp_path}")
+    # Options with mandatory values (`key: ???`, e.g. a folder or a URL list) get a stand-in path.
+    raw = OmegaConf.load(CONF / group / f"{option}.yaml")
+    overrides += [f"{group}.{k}={tmp_path}" for k in raw if OmegaConf.is_missing(raw, k)]
     cfg = compose_config(overrides, tmp_path / "run")
     # Resolve everything except hydra's own node (set only under a real Hydra run).
     plain = {k: v for k, v in cfg.items() if k != "hydra"}
