@@ -130,3 +130,34 @@ def test_resume_detects_only_what_is_missing(make_cfg, tmp_path):
     summary = json.loads((first.stage_dir / "summary.json").read_text())
     assert summary["num_detected"] == 1
     assert (first.stage_dir / "manifest.jsonl").read_text() == before
+
+
+DDP_SCRIPT = """
+import sys
+sys.path.insert(0, {tests!r})
+from pathlib import Path
+from conftest import compose_config
+from sdstylegan.pipeline.runner import run_pipeline
+cfg = compose_config(["experiment=demo", "dataset.num_images=10", "dataset.resolution=64", "dataset.num_workers=1",
+                      "pipeline.stages=[demo_data,crop]", "detector.pretrained=false", "detector.num_workers=0",
+                      "detector.batch_size=2", "trainer=ddp_cpu", "logger=none", {tiny}], Path({run!r}))
+run_pipeline(cfg)
+"""
+
+
+@pytest.mark.slow
+def test_crop_under_ddp_merges_every_rank(tmp_path):
+    """Two CPU processes (gloo): each detects half, writes its own predictions file; rank 0 merges all."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "ddp_crop.py"
+    run = tmp_path / "run"
+    script.write_text(DDP_SCRIPT.format(tests=str(Path(__file__).parent), run=str(run),
+                                        tiny=", ".join(repr(t) for t in TINY_VIT)))
+    subprocess.run([sys.executable, str(script)], check=True, cwd=tmp_path, timeout=600)
+    assert sorted(p.name for p in (run / "crop" / "predictions").iterdir()) == ["rank0.jsonl", "rank1.jsonl"]
+    per_rank = [len((run / "crop" / "predictions" / f"rank{r}.jsonl").read_text().splitlines()) for r in (0, 1)]
+    assert per_rank == [5, 5]
+    records = read_manifest(run / "crop" / "manifest.jsonl")
+    assert len(records) == 10 and all(r.extra.get("detect_box") for r in records)

@@ -8,7 +8,15 @@ import scipy.linalg
 import torch
 from scipy import ndimage
 
-from sdstylegan.detect.tokencut import SPARSE_DENSITY, affinity, binary_graph, ncut, ncut_binary, ncut_graph, partition
+from sdstylegan.detect.tokencut import (
+    SPARSE_DENSITY,
+    affinity,
+    binary_graph,
+    ncut,
+    ncut_binary,
+    ncut_graph,
+    partition,
+)
 
 
 def reference_tokencut(feats: np.ndarray, grid_hw: tuple[int, int], tau: float = 0.2, eps: float = 1e-5):
@@ -179,3 +187,14 @@ def test_bad_input_is_a_clear_error():
         ncut(torch.ones(5, 3), (2, 2))
     with pytest.raises(ValueError, match="solver"):
         ncut(torch.ones(4, 3), (2, 2), solver="magic")
+
+
+@pytest.mark.gpu
+def test_cuda_batch_matches_cpu():
+    h, w = 20, 24
+    feats = torch.from_numpy(np.stack([planted(h, w, (3, 4, 9 + s, 12), seed=s) for s in range(4)]))
+    on_gpu = ncut(feats.cuda(), (h, w))  # auto: one batched float64 eigh on the GPU
+    on_cpu = ncut(feats, (h, w))
+    for g, c in zip(on_gpu, on_cpu):
+        assert g.box == c.box
+        np.testing.assert_array_equal(g.mask, c.mask)

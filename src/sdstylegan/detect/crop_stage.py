@@ -5,8 +5,9 @@ Reads the latest manifest (`ctx.latest("manifest")`), runs `TokenCutDetector` th
 and a `predictions/rank<r>.jsonl`), then rank zero merges everything into the stage folder:
 - `crops/<id[:2]>/<id>.png` — Lanczos-resized squares (`detector.crop` sets margin, border policy, rejections);
 - `manifest.jsonl` — every input record (unknown fields kept, paths re-based on this folder) with `bbox`
-  = the square that was cropped ([y0, y1, x0, x1], original pixels), `crop_path`, `detect_box` (TokenCut's
-  object box, same convention) and, for rejected images, `status` = the reason;
+  = the square that was cropped ([y0, y1, x0, x1], original pixels; with `policy: pad` only its part inside
+  the image, so SDIP's `img[y0:y1, x0:x1]` then gives the crop without its padding), `crop_path`,
+  `detect_box` (TokenCut's object box, same convention) and, for rejected images, `status` = the reason;
 - `sdip.json` (SDIP release format), `boxes.png` (originals with mask, box and crop), `summary.json`
   (counts per status, images/s, CorLoc on the demo ground truth when there is one).
 A stand-in backbone (`detector.pretrained=false`) makes every output say STAND-IN: the summary's
@@ -83,7 +84,6 @@ class CropWriter(BasePredictionWriter):
         self.stage_dir, self.todo, self.records, self.root = stage_dir, todo, records, root
         self.policy, self.resolution, self.num_pictures = policy, resolution, num_pictures
         self.overlays: list[Overlay] = []
-        self.count = 0
         self._file = None
         self._bar = None
 
@@ -115,7 +115,6 @@ class CropWriter(BasePredictionWriter):
                     self.overlays.append(_overlay(det, rec.image_path(self.root), row, self.patch_size))
             self._file.write(json.dumps(row) + "\n")
         self._file.flush()
-        self.count += len(prediction)
         if self._bar is not None:
             self._bar.update(len(prediction))
 
