@@ -120,6 +120,19 @@ def test_mixed_precision_step_keeps_regularisers_finite(make_cfg, manifest, tmp_
     assert all(p.dtype == torch.float32 and torch.isfinite(p).all() for p in module.G.parameters())
 
 
+def test_batch_gpu_splits_each_phase_into_rounds(make_cfg, manifest, tmp_path):
+    """training.batch_gpu=2 with a per-rank batch of 4: D never sees more than 2 images per pass, kimg counts 4."""
+    torch.manual_seed(0)
+    module = StyleGAN2Module(tiny_model(), training_cfg(make_cfg, "training.total_kimg=0.004", "training.batch_gpu=2"))
+    sizes: list[int] = []
+    module.D.register_forward_hook(lambda m, args, out: sizes.append(args[0].shape[0]))
+    make_trainer(tmp_path).fit(module, datamodule=make_data(manifest))
+    assert int(module.cur_nimg) == 4 and sizes and max(sizes) == 2
+    bad = StyleGAN2Module(tiny_model(), training_cfg(make_cfg, "training.batch_gpu=3"))
+    with pytest.raises(ValueError, match="not a multiple of training.batch_gpu=3"):
+        make_trainer(tmp_path / "bad").fit(bad, datamodule=make_data(manifest))
+
+
 def _fit(module, manifest, root, total_kimg, ckpt_path=None):
     module.total_kimg = total_kimg
     ck = KimgCheckpoint(every_kimg=None, monitor=None)

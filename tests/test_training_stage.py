@@ -109,3 +109,29 @@ def test_resumed_run_continues_the_same_wandb_run(make_cfg):
     assert meta["kimg"] == 0.008 and meta["wandb_run_id"] == first
     runs = list((run / "train" / "wandb").glob("offline-run-*"))
     assert len(runs) == 2 and all(r.name.endswith(first) for r in runs)
+
+
+@pytest.mark.slow
+def test_kill_during_training_then_same_command_resumes(tmp_path):
+    """SIGKILL the real CLI once a checkpoint exists; the same command continues to total_kimg."""
+    import signal
+    import time
+
+    cmd = [sys.executable, "train.py", *TINY, "pipeline.stages=[demo_data,train]", "training.total_kimg=0.04",
+           *every(0.004), "training.callbacks.metrics.every_kimg=null", f"paths.output_dir={tmp_path}"]
+    ckpt = tmp_path / "demo" / "train" / "checkpoints" / "last.ckpt"
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if ckpt.exists() and load_checkpoint(ckpt)["sdstylegan"]["kimg"] >= 0.008:
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, "training finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = load_checkpoint(ckpt)["sdstylegan"]["kimg"]  # the checkpoint survived the kill
+    assert 0.008 <= killed_at < 0.04
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, check=True)
+    assert "resuming from" in out.stdout + out.stderr
+    meta = load_checkpoint(ckpt)["sdstylegan"]
+    assert meta["kimg"] == 0.04 and meta["minibatches"] == 10

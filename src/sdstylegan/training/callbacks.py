@@ -82,7 +82,7 @@ class KimgCheckpoint(Checkpoint):
                 if math.isfinite(value) and (self.best is None or value < self.best):
                     self.best = value
                     trainer.save_checkpoint(self.dirpath(trainer) / BEST, weights_only=False)
-                    log.info("best checkpoint: %s = %.4f at kimg %.1f", keys[0], value, module.kimg)
+                    log.info("best checkpoint: %s = %.4f at kimg %.3f", keys[0], value, module.kimg)
         if crossed(self.every_kimg, module) or trainer.should_stop:
             self.save_last(trainer, module)
 
@@ -192,7 +192,7 @@ class GeneratorMetrics(pl.Callback):
             for logger in trainer.loggers:
                 logger.log_metrics(result, step=trainer.global_step)
             append_line(Path(trainer.default_root_dir) / "metrics.jsonl", json.dumps({"kimg": module.kimg, **result}))
-            log.info("kimg %.1f: %s", module.kimg, ", ".join(f"{k}={v:.4f}" for k, v in result.items()))
+            log.info("kimg %.3f: %s", module.kimg, ", ".join(f"{k}={v:.4f}" for k, v in result.items()))
 
 
 def append_line(path: Path, line: str) -> None:

@@ -1,5 +1,10 @@
 """The `train_raw` and `train` pipeline stages: StyleGAN2(-ADA) on the latest manifest, resumable.
 
+    python train.py experiment=demo                                   # tiny model, CPU, demo data
+    python train.py experiment=yerba_mate                             # `auto` at 256², ADA on, W&B
+    python train.py experiment=yerba_mate trainer=ddp trainer.devices=8 [trainer.num_nodes=4]
+    python train.py experiment=yerba_mate training.total_kimg=10000   # after a kill: same command resumes
+
 - `train_raw` trains G jointly with the SDIP encoder E on every usable image (the self-filter
   stage scores images with G(E(x))); `train` trains G on the current (filtered) manifest, with E
   only when `training.encoder.enabled`.
