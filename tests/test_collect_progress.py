@@ -36,3 +36,8 @@ def test_summary_table():
     lines = text.splitlines()
     assert lines[2].split() == ["ok", "6", "60.0%"] and lines[3].split() == ["timeout", "3", "30.0%"]
     assert lines[-2].split() == ["total", "10", "100.0%"] and "3.0 img/s" in lines[-1]
+
+
+def test_eta_unknown_before_any_progress():
+    with Progress(5, stream=Tty(), enabled=False) as p:
+        assert p.line().endswith("eta ?")

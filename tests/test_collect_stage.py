@@ -181,3 +181,33 @@ def test_duplicate_whose_copy_is_lost_is_fetched_again(tmp_path):
         assert dict(srv.hits) == {"/a.jpg": 2, "/b.jpg": 2}
     assert [r.status for r in res.records] == ["http_404", "ok"]
     assert (tmp_path / res.records[1].orig_path).read_bytes() == same
+
+
+def test_listing_failure_fails_or_keeps_what_was_listed(tmp_path):
+    import pytest
+
+    from sdstylegan.collect.sources.api import SourceError
+    from sdstylegan.collect.sources.reddit import RedditSource
+    from sdstylegan.collect.stage import list_items
+
+    page1 = {"kind": "Listing", "data": {"after": "t3_b", "children": [
+        {"kind": "t3", "data": {"name": "t3_a", "url": "https://i.redd.it/a.jpg", "post_hint": "image"}}]}}
+
+    def answer(path, q):
+        if "after" in q:
+            return Route(b"down", status=503)
+        return Route(json.dumps(page1).encode(), content_type="application/json")
+
+    with LoopbackServer(fallback=answer) as srv:
+        cfg = TransportConfig(retries=0)
+        with pytest.raises(SourceError, match="on_source_error=skip"):
+            list_items([RedditSource(["mate"], api_base=srv.base)], cfg, tmp_path / "a", api_interval=0)
+        assert not (tmp_path / "a" / "items.jsonl").exists()
+        (tmp_path / "b").mkdir()
+        items = list_items([RedditSource(["mate"], api_base=srv.base)], cfg, tmp_path / "b", api_interval=0,
+                           on_source_error="skip")
+    assert [i.url for i in items] == ["https://i.redd.it/a.jpg"]
+    listing = json.loads((tmp_path / "b" / "listing.json").read_text())
+    assert listing["sources"][0]["items"] == 1 and "HTTP 503" in listing["sources"][0]["error"]
+    # the saved listing is what a resumed run works through, whatever the API says later
+    assert list_items([], cfg, tmp_path / "b") == items

@@ -65,9 +65,9 @@ class Progress:
         pct = 100.0 * self.done / self.total if self.total else 100.0
         rate = self.rate()
         items_rate = (self.done - self.start_done) / max(time.monotonic() - self.t0, 1e-9)
-        eta = (self.total - self.done) / items_rate if items_rate > 0 else float("nan")
+        eta = f"{(self.total - self.done) / items_rate:.0f} s" if items_rate > 0 else "?"
         return (f"collect {self.done:>7}/{self.total}  {pct:5.1f}%  ok {ok}  dup {dup}  failed {failed}  "
-                f"{rate:7.1f} img/s  eta {eta:.0f} s")
+                f"{rate:7.1f} img/s  eta {eta}")
 
     def _draw(self) -> None:
         if self.tty:
