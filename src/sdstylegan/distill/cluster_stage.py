@@ -90,7 +90,7 @@ def run_cluster(ctx: StageContext) -> dict[str, Any]:
     log.info("cluster: KMeans of %d w of %s into %d clusters on %s", num, ckpt, k, device)
     w = sample_w(G, num, derive_seed(seed, "cluster", "w"), int(ccfg.batch_size) * 16)
     km: KMeansResult = kmeans(w, k, max_iter=int(ccfg.max_iter), seed=derive_seed(seed, "cluster", "kmeans"),
-                              init=str(ccfg.init))
+                              init=str(ccfg.init), n_init=int(ccfg.n_init))
     counts = torch.bincount(km.labels, minlength=k).tolist()
     with atomic_open(ctx.stage_dir / "centres.pt", "wb") as f:
         torch.save({"centres": km.centres.cpu(), "counts": counts, "inertia": km.inertia,

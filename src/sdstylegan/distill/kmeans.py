@@ -1,7 +1,8 @@
 """KMeans in torch (runs wherever the tensors are, GPU included): random-observation init, Lloyd iterations.
 
 `init='random'` as in scikit-learn / SDIP: k distinct observations drawn with a seeded generator are the
-initial centres. Lloyd: assign each point to its nearest centre (squared Euclidean, chunked so 60k × 64
+initial centres; `n_init` such draws are run and the lowest inertia wins (scikit-learn's n_init: a random
+init misses a mode with probability 1 − k!/k^k for k equal well-separated modes, a restart fixes that). Lloyd: assign each point to its nearest centre (squared Euclidean, chunked so 60k × 64
 distances never need more than `chunk` rows at once), move each centre to its points' mean, stop when no
 assignment changes or after `max_iter`. An empty cluster is re-seeded with the point farthest from its
 current centre (the same repair scikit-learn applies), so k centres always come back.
@@ -42,6 +43,7 @@ def kmeans(
     max_iter: int = 300,    # Lloyd iterations at most
     seed: int = 0,          # initial centres
     init: str = "random",   # random observations as centres (the only method)
+    n_init: int = 1,        # random inits tried; the lowest inertia is returned
     chunk: int = 8192,
 ) -> KMeansResult:
     """Cluster the rows of `x` into k groups; deterministic for a given seed and device."""
@@ -52,12 +54,22 @@ def kmeans(
     n = x.shape[0]
     if not 1 <= k <= n:
         raise ValueError(f"kmeans: need 1 ≤ k ≤ N, got k={k} for N={n} observations")
+    if int(n_init) < 1:
+        raise ValueError(f"clustering.n_init must be ≥ 1, got {n_init}")
     x = x.float()
     gen = torch.Generator().manual_seed(int(seed))
-    centres = x[torch.randperm(n, generator=gen)[:k].to(x.device)].clone()
+    runs = [lloyd(x, x[torch.randperm(n, generator=gen)[:k].to(x.device)].clone(), max_iter, chunk)
+            for _ in range(int(n_init))]
+    return min(runs, key=lambda r: r.inertia)
+
+
+def lloyd(x: torch.Tensor, centres: torch.Tensor, max_iter: int = 300, chunk: int = 8192) -> KMeansResult:
+    """Lloyd iterations from the given initial centres (k, D)."""
+    n, k = x.shape[0], centres.shape[0]
     labels = torch.full((n,), -1, dtype=torch.long, device=x.device)
-    converged, it = False, 0
-    for it in range(1, int(max_iter) + 1):
+    converged, iterations = False, 0
+    for _ in range(int(max_iter)):
+        iterations += 1
         new_labels, dists = assign(x, centres, chunk)
         counts = torch.bincount(new_labels, minlength=k)
         for empty in (counts == 0).nonzero().flatten().tolist():
@@ -71,5 +83,7 @@ def kmeans(
         if not changed:
             converged = True
             break
-    labels, dists = assign(x, centres, chunk)
-    return KMeansResult(centres, labels, float(dists.sum()), it, converged)
+    labels, _ = assign(x, centres, chunk)
+    # Inertia from the differences, not the expanded form: ‖x‖² + ‖c‖² − 2x·c cancels badly in float32.
+    inertia = sum(float((xb - centres[lb]).square().sum()) for xb, lb in zip(x.split(chunk), labels.split(chunk)))
+    return KMeansResult(centres, labels, inertia, iterations, converged)

@@ -81,7 +81,7 @@ def search_threshold(
     max_steps: int = 1000,
 ) -> ThresholdResult:
     """Lower θ from its start while the next θ keeps ≥ floor images and FID(kept, all) < fid_recon."""
-    scores = scores.detach().float().cpu()
+    scores = scores.detach().double().cpu()  # float64: θ just above a score (nextafter) must stay above it
     n = scores.numel()
     if n == 0:
         raise ValueError("self_filter: no usable image to score")
@@ -113,7 +113,8 @@ def search_threshold(
         mask = scores < nxt
         count = int(mask.sum())
         if count < floor or count == 0:
-            result.path.append(SearchStep(nxt, count, None, False, f"below the floor {floor}"))
+            reason = f"below the floor {floor}" if count < floor else "would keep no image"
+            result.path.append(SearchStep(nxt, count, None, False, reason))
             break
         if count == kept:  # nothing more removed: no need for an FID, keep lowering
             current = nxt
