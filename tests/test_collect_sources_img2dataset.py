@@ -49,12 +49,20 @@ def write_tar(path, samples):
                 tf.addfile(info, io.BytesIO(data))
 
 
-def test_files_layout(tmp_path):
+def test_files_layout_is_referenced_in_place(tmp_path):
     write_files_layout(tmp_path / "i2d")
     items = list(Img2DatasetSource(str(tmp_path / "i2d")).items())
     assert [i.url for i in items] == ["http://example.com/0.jpg", "http://example.com/1.jpg"]
     assert items[0].meta["caption"] == "mate 000000000" and items[0].meta["original_width"] == 480
     assert items[0].local["path"].endswith("00000/000000000.jpg") and items[0].origin == "img2dataset"
+    out = tmp_path / "collect"
+    collect_items(items, out, TransportConfig(workers=2, progress=False), ContentPolicy(min_size=16))
+    records = read_manifest(out / "manifest.jsonl")
+    assert [r.orig_path for r in records] == [i.local["path"] for i in items]  # absolute, not copied
+    assert not [p for p in (out / "images").rglob("*") if p.is_file()]
+    # resumed: the in-place files count as finished
+    res = collect_items(items, out, TransportConfig(workers=2, progress=False), ContentPolicy(min_size=16))
+    assert res.fetched == 0 and res.counts["ok"] == 2
 
 
 def test_webdataset_tars_read_by_offset_then_collected(tmp_path):

@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sdstylegan.collect.fetch import check_url, fetch_bytes, host_key
@@ -103,7 +104,11 @@ def process_item(item: CollectItem, sessions: ThreadSessions, policy: ContentPol
             data, ext, new_size = small
             source_size, size = size, list(new_size)
             info["stored_bytes"] = len(data)
-    rel = store.put(res.sha256, ext, data)
+    if item.local is not None and "offset" not in item.local and source_size is None:
+        # an img2dataset file kept as is: referenced where it lies (absolute path), not copied
+        rel = str(Path(item.local["path"]).resolve())
+    else:
+        rel = store.put(res.sha256, ext, data)
     return Outcome("ok", "", sha256=res.sha256, orig_path=rel, orig_size=size, source_size=source_size, info=info)
 
 

@@ -46,7 +46,7 @@ class Outcome:
     status: str
     detail: str = ""
     sha256: str | None = None
-    orig_path: str | None = None          # relative to the stage folder (= the manifest's folder)
+    orig_path: str | None = None          # relative to the manifest's folder; absolute for img2dataset files
     orig_size: list[int] | None = None    # [w, h] of the stored file, after EXIF orientation
     source_size: list[int] | None = None  # [w, h] before an optional resize on the way in
     retry_after: float | None = None      # seconds asked for by the server (Retry-After)

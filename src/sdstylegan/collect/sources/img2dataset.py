@@ -4,6 +4,8 @@ img2dataset writes shards `00000/000000000.jpg` + `.json` sidecar (+ `.txt` capt
 members inside `00000.tar`. Each successful sample becomes an item whose bytes are read from disk
 (a tar member by its offset, no extraction pass); it then goes through the same validation,
 content-hash storage and de-duplication as a download. The sidecar's `url` becomes `source`.
+Files of the `files` layout are referenced where they lie (absolute `orig_path`, like the ingest
+stage; nothing is copied), tar members are stored in the collect folder under their hash.
 """
 
 from __future__ import annotations
