@@ -92,7 +92,8 @@ def load_image_bytes(
         return ImageProblem(NOT_IMAGE, "not a format Pillow can identify", sha)
     except (OSError, SyntaxError, ValueError, EOFError) as e:
         msg = str(e)
-        reason = TRUNCATED if ("truncated" in msg or "broken data stream" in msg or isinstance(e, EOFError)) else UNREADABLE
+        low = msg.lower()  # Pillow says "image file is truncated", "Truncated File Read", "broken data stream"
+        reason = TRUNCATED if ("truncated" in low or "broken data stream" in low or isinstance(e, EOFError)) else UNREADABLE
         return ImageProblem(reason, f"{type(e).__name__}: {msg}", sha)
     try:
         img = ImageOps.exif_transpose(img)
