@@ -57,10 +57,10 @@ def test_text_named_jpg():
 
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
-@pytest.mark.parametrize("keep", [0.5, 0.05])  # cut in the pixel data / inside the header
-def test_truncated(fmt, keep):
+@pytest.mark.parametrize("header_cut", [False, True])  # cut in the pixel data / inside the header
+def test_truncated(fmt, header_cut):
     data = _encode(_rgb(200, 150), fmt)
-    _skip(data[: max(int(len(data) * keep), 60)], TRUNCATED)
+    _skip(data[: 100 if header_cut else len(data) // 2], TRUNCATED)
 
 
 def test_cmyk_jpeg_is_converted():
