@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -116,8 +117,10 @@ def train_generator(ctx: StageContext, encoder: bool) -> dict[str, Any]:
                      ctx.name, meta["kimg"], cfg.training.total_kimg)
             kimg = meta["kimg"]
         else:
-            trainer.fit(module, datamodule=data, ckpt_path=str(resume_from) if resume_from else None,
-                        weights_only=True)
+            with warnings.catch_warnings():  # G_ema (and a frozen LPIPS) are in eval mode on purpose
+                warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
+                trainer.fit(module, datamodule=data, ckpt_path=str(resume_from) if resume_from else None,
+                            weights_only=True)
             kimg = module.kimg
         status = "success"
     finally:
