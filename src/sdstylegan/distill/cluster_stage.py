@@ -80,12 +80,12 @@ def run_cluster(ctx: StageContext) -> dict[str, Any]:
 
     t0 = time.time()
     cfg, ccfg = ctx.cfg, ctx.cfg.clustering
-    ckpt = ctx.path(ctx.latest("checkpoint"))
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    G = load_generator(ckpt, which="G_ema", map_location=device)
     k, num = int(ccfg.num_clusters), int(ccfg.num_samples)
     if not 1 <= k <= num:
         raise ValueError(f"clustering.num_clusters={k} must lie in [1, clustering.num_samples={num}]")
+    ckpt = ctx.path(ctx.latest("checkpoint"))
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    G = load_generator(ckpt, which="G_ema", map_location=device)
     seed = int(cfg.seed)
     log.info("cluster: KMeans of %d w of %s into %d clusters on %s", num, ckpt, k, device)
     w = sample_w(G, num, derive_seed(seed, "cluster", "w"), int(ccfg.batch_size) * 16)

@@ -1,0 +1,88 @@
+"""The cluster stage in the real pipeline: KMeans of the final G_ema's w, grids, real-image clusters."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from hydra.utils import instantiate
+from PIL import Image
+
+from sdstylegan.data.datamodule import ManifestImageDataset
+from sdstylegan.data.manifest import read_manifest
+from sdstylegan.distill.cluster_stage import run_cluster, sample_w
+from sdstylegan.distill.kmeans import kmeans
+from sdstylegan.distill.reconstruction import unit_images
+from sdstylegan.distill.truncation import render
+from sdstylegan.pipeline.context import StageContext
+from sdstylegan.pipeline.entry import run_from_config
+from sdstylegan.training.checkpoint import load_generator
+from sdstylegan.utils.seeding import derive_seed
+
+TINY = ["experiment=demo", "dataset.num_images=16", "dataset.resolution=32", "dataset.num_workers=1",
+        "dataset.datamodule.num_workers=0", "model.channel_base=256", "model.channel_max=16", "model.z_dim=16",
+        "model.w_dim=16", "training.batch_size=4", "training.total_kimg=0.004", "training.callbacks.samples.num=4",
+        "training.callbacks.metrics.every_kimg=null", "metrics=standin", "trainer.enable_progress_bar=false",
+        "print_config=false", "clustering=demo", "clustering.num_samples=300", "clustering.num_clusters=4",
+        "clustering.n_init=2", "clustering.grid_samples=8", "clustering.batch_size=16"]
+
+
+def test_cluster_stage_centres_grids_and_manifest(make_cfg):
+    cfg = make_cfg([*TINY, "pipeline.stages=[demo_data,train,cluster]"])
+    outs = run_from_config(cfg)
+    run, out = Path(cfg.paths.run_dir), outs["cluster"]
+    saved = torch.load(run / out["centres"], weights_only=True)
+    assert saved["centres"].shape == (4, 16) and sum(saved["counts"]) == 300
+    assert saved["checkpoint"] == outs["train"]["checkpoint"]
+
+    # the centres are KMeans of the seeded w sample of the train checkpoint's G_ema (reproducible)
+    G = load_generator(run / outs["train"]["checkpoint"])
+    w = sample_w(G, 300, derive_seed(0, "cluster", "w"), 16 * 16)
+    km = kmeans(w, 4, seed=derive_seed(0, "cluster", "kmeans"), n_init=2)
+    assert torch.allclose(km.centres, saved["centres"], atol=1e-5)
+
+    for name in ("untruncated", "truncated_mean", "truncated_multimodal"):
+        assert Image.open(run / "cluster" / f"{name}.png").size == (3 * 32, 3 * 32)  # 8 samples, 3 per row
+    assert Image.open(run / "cluster" / "centres.png").size == (2 * 32, 2 * 32)
+
+    # every usable real image gets the centre whose image is nearest by LPIPS
+    manifest = run / out["manifest"]
+    recs = read_manifest(manifest)
+    assert all(r.cluster in range(4) for r in recs if r.usable)
+    lpips = instantiate(cfg.metrics.lpips)
+    centre_images = render(G, saved["centres"])
+    x = unit_images(torch.stack([ManifestImageDataset(manifest, 32)[i] for i in range(3)]))
+    usable = [r for r in recs if r.usable]
+    assert lpips.cdist(x, centre_images).argmin(dim=1).tolist() == [r.cluster for r in usable[:3]]
+
+    report = json.loads((run / out["report"]).read_text())
+    assert out["report"].endswith("report_standin.json") and report["lpips"] == "lpips_vgg_standin"
+    assert sum(report["real_cluster_sizes"]) == len(usable) == 16
+    agreement = report["ground_truth_modes_standin"]
+    assert 0 < agreement["purity"] <= 1 and agreement["matched_inliers"] > 0
+
+
+def test_more_clusters_than_samples_is_refused_before_anything_is_loaded(make_cfg, tmp_path):
+    cfg = make_cfg([*TINY, "clustering.num_samples=3"])
+    ctx = StageContext("cluster", cfg, tmp_path, tmp_path / "cluster", inputs={"train": {"checkpoint": "nowhere.ckpt"}})
+    with pytest.raises(ValueError, match="num_clusters=4 must lie in"):
+        run_cluster(ctx)
+    ctx.cfg.clustering.num_samples = 300
+    with pytest.raises(FileNotFoundError, match="nowhere.ckpt does not exist"):
+        run_cluster(ctx)
+
+
+@pytest.mark.slow
+def test_whole_demo_chain_with_filter_train_cluster_evaluate(make_cfg):
+    cfg = make_cfg([*TINY, "dataset.num_images=24", "filtering=demo",
+                    "pipeline.stages=[demo_data,train_raw,self_filter,train,cluster,evaluate]", "metrics.num_samples=16"])
+    outs = run_from_config(cfg)
+    run = Path(cfg.paths.run_dir)
+    kept = outs["self_filter"]["kept"]
+    recs = [r for r in read_manifest(run / outs["cluster"]["manifest"])]
+    assert sum(r.usable for r in recs) == kept < 24 or kept == 24
+    assert all((r.cluster is None) != r.usable for r in recs)  # filtered-out images get no cluster
+    assert json.loads((run / outs["cluster"]["report"]).read_text())["checkpoint"] == outs["train"]["checkpoint"]
+    assert "metrics" in outs["evaluate"]

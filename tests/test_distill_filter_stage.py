@@ -1,0 +1,73 @@
+"""The self_filter stage in the real pipeline: demo data → train_raw (a tiny G + E, one step) → self_filter."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from hydra.utils import instantiate
+
+from sdstylegan.data.datamodule import ManifestImageDataset
+from sdstylegan.data.manifest import read_manifest
+from sdstylegan.distill.reconstruction import reconstruct, unit_images
+from sdstylegan.pipeline.context import MissingInputError
+from sdstylegan.pipeline.entry import run_from_config
+from sdstylegan.training.checkpoint import load_generator, load_network
+
+# 24 demo images at 32², a tiny StyleGAN2 + encoder trained for one minibatch, stand-in LPIPS/Inception.
+TINY = ["experiment=demo", "dataset.num_images=24", "dataset.resolution=32", "dataset.num_workers=1",
+        "dataset.datamodule.num_workers=0", "model.channel_base=256", "model.channel_max=16", "model.z_dim=16",
+        "model.w_dim=16", "training.batch_size=4", "training.total_kimg=0.004", "training.callbacks.samples.num=4",
+        "training.callbacks.metrics.every_kimg=null", "metrics=standin", "trainer.enable_progress_bar=false",
+        "print_config=false", "filtering=demo", "filtering.batch_size=8", "filtering.grid_size=4"]
+
+
+def test_self_filter_scores_thresholds_and_writes_manifest_report_pictures(make_cfg):
+    cfg = make_cfg([*TINY, "pipeline.stages=[demo_data,train_raw,self_filter]"])
+    outs = run_from_config(cfg)
+    run, out = Path(cfg.paths.run_dir), outs["self_filter"]
+    before = read_manifest(run / outs["demo_data"]["manifest"])
+    manifest = run / out["manifest"]
+    after = read_manifest(manifest)
+    assert [r.id for r in after] == [r.id for r in before] and out["total"] == 24
+    for a, b in zip(after, before):  # every field kept; paths still reach the same files
+        assert a.image_path(manifest.parent).resolve() == b.image_path(run / "demo_data").resolve()
+        assert (a.source, a.status, a.orig_size, a.extra) == (b.source, b.status, b.orig_size, b.extra)
+        assert a.kept == (a.filter_score < out["theta"])
+    kept = sum(r.kept for r in after)
+    assert kept == out["kept"] >= 17  # floor: 70 % of 24 (filtering=demo)
+    assert len(ManifestImageDataset(manifest, 32)) == kept  # what the train stage will see
+
+    # a score is LPIPS(x, G(E(x))) with the train_raw checkpoint's G_ema and E
+    ckpt = run / outs["train_raw"]["checkpoint"]
+    G, E = load_generator(ckpt), load_network(ckpt, which="E")
+    lpips = instantiate(cfg.metrics.lpips)
+    x = unit_images(ManifestImageDataset(run / outs["demo_data"]["manifest"], 32)[5].unsqueeze(0))
+    with torch.no_grad():
+        assert lpips(x, reconstruct(G, E, x)).item() == pytest.approx(after[5].filter_score, rel=1e-4)
+
+    report = json.loads((run / out["report"]).read_text())
+    assert out["report"].endswith("report_standin.json") and report["standin"] is True
+    assert report["score"] == "lpips_vgg_standin" and "fid_recon_all_standin" in report
+    assert report["kept"] == kept and report["floor"] == 17 and report["path"][0]["reason"] == "start"
+    gt = report["ground_truth_outliers_standin"]
+    truth = [json.loads(x) for x in (run / outs["demo_data"]["ground_truth"]).read_text().splitlines()]
+    assert gt["matched"] == 24 and gt["outliers"] == sum(t["outlier"] for t in truth)
+    assert gt["removed"] == 24 - kept
+    for name in ("scores.png", "recon_worst.png", "recon_best.png"):
+        assert (run / "self_filter" / name).stat().st_size > 0
+
+    # a second run skips the stage (same fingerprint), a changed filtering config redoes it
+    again = run_from_config(make_cfg([*TINY, "pipeline.stages=[demo_data,train_raw,self_filter]"]))
+    assert again["self_filter"] == out
+    stricter = run_from_config(make_cfg([*TINY, "pipeline.stages=[demo_data,train_raw,self_filter]",
+                                         "filtering.min_kept_fraction=1.0"]))["self_filter"]
+    assert stricter["kept"] == 24
+
+
+def test_self_filter_without_train_raw_names_what_is_missing(make_cfg):
+    cfg = make_cfg([*TINY, "pipeline.stages=[demo_data,self_filter]"])
+    with pytest.raises(MissingInputError, match="needs 'checkpoint'"):
+        run_from_config(cfg)
