@@ -135,3 +135,11 @@ def test_kill_during_training_then_same_command_resumes(tmp_path):
     assert "resuming from" in out.stdout + out.stderr
     meta = load_checkpoint(ckpt)["sdstylegan"]
     assert meta["kimg"] == 0.04 and meta["minibatches"] == 10
+
+
+def test_fid_without_inception_weights_fails_at_start_not_later(make_cfg):
+    cfg = make_cfg([*TINY, "metrics=default", "metrics.inception.weights=/nonexistent/inception.pth",
+                    "pipeline.stages=[demo_data,train]", "training.total_kimg=0.004", *every(0.004)])
+    with pytest.raises(RuntimeError, match="cannot build its feature extractors(.|\n)*metrics=standin"):
+        run_from_config(cfg)
+    assert not (Path(cfg.paths.run_dir) / "train" / "checkpoints").exists()

@@ -144,14 +144,24 @@ class GeneratorMetrics(pl.Callback):
         self.batch, self.seed = int(batch), int(seed)
 
     def setup(self, trainer: pl.Trainer, module: pl.LightningModule, stage: str) -> None:
+        """Fail at start, not hours in: the metrics code must import and its feature extractors must build."""
         if not self.every_kimg:
             return
+        off = "set training.callbacks.metrics.every_kimg=null to train without FID"
         try:
-            from sdstylegan.metrics.evaluate import generator_metrics  # noqa: F401
+            from omegaconf import OmegaConf
+
+            from sdstylegan.metrics.evaluate import MetricSuite
         except ImportError as e:
+            raise RuntimeError(f"training.callbacks.metrics.every_kimg={self.every_kimg} needs "
+                               f"sdstylegan.metrics.evaluate ({e}); {off}") from e
+        try:
+            MetricSuite(self.cfg if OmegaConf.is_config(self.cfg) else OmegaConf.create(self.cfg), device="cpu")
+        except Exception as e:
             raise RuntimeError(
-                f"training.callbacks.metrics.every_kimg={self.every_kimg} needs sdstylegan.metrics.evaluate "
-                f"({e}); set training.callbacks.metrics.every_kimg=null to train without FID") from e
+                f"FID during training (every {self.every_kimg} kimg) cannot build its feature extractors: {e}\n"
+                f"Configure the weights (metrics.inception.weights=/path/to/file), use metrics=standin for "
+                f"labelled stand-in numbers, or {off}") from e
 
     def real_loader(self, trainer: pl.Trainer) -> DataLoader:
         """This rank's share of the real images (every usable image once over all ranks)."""
