@@ -1,0 +1,152 @@
+"""Benchmark: TokenCut's cut solve against the published dense generalised solve, and crop-stage speed.
+
+    python experiments/bench_tokencut.py                 # both parts, prints a markdown table
+    python experiments/bench_tokencut.py --part solver --repeats 5
+    python experiments/bench_tokencut.py --part crop --images 32
+
+Part `solver`: for N = 768 (24×32 grid) and N = 3600 (60×60), token sets of two kinds — `scene`
+(smooth random feature field with a planted object: image-like) and `random` (i.i.d. 16-d tokens:
+no spatial structure) — the published solve (`scipy.linalg.eigh(D − A, D, subset_by_index=[1, 2])`,
+float64, dense) and ours (`ncut_graph`, solver auto = Lanczos on D^-½AD^-½) run interleaved on the
+same graph; medians of `--repeats`, ratio, and whether the partitions are identical. End-to-end
+times (tokens → box, including the affinity) are reported too.
+Part `crop`: the crop stage (`run_crop`) on demo images rendered at 480², DINO ViT-S/16 architecture
+with random weights (same speed as the real weights; the boxes are not the point), max_side 480 →
+900 tokens per image; images/s from the stage summary, plus the ViT and ncut shares measured alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.linalg
+import torch
+
+from sdstylegan.detect.tokencut import binary_graph, ncut, ncut_binary, partition
+
+
+def scene_tokens(h: int, w: int, c: int = 384, seed: int = 0) -> np.ndarray:
+    """Image-like tokens: a smooth random field (spatially correlated) plus a planted object region."""
+    rng = np.random.default_rng(seed)
+    coarse = torch.from_numpy(rng.standard_normal((1, c, h // 6 + 2, w // 6 + 2)))
+    f = torch.nn.functional.interpolate(coarse, size=(h, w), mode="bicubic")[0].reshape(c, -1).T.numpy()
+    f = f + 0.3 * rng.standard_normal(f.shape)
+    obj = np.zeros((h, w), bool)
+    obj[h // 4: h // 4 + h // 2, w // 3: w // 3 + w // 3] = True
+    f[obj.ravel()] += 2.0 * rng.standard_normal(c)
+    return f.astype(np.float32)
+
+
+def random_tokens(n: int, c: int = 16, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal((n, c)).astype(np.float32)
+
+
+def published_solve(a: np.ndarray) -> np.ndarray:
+    """The published code's solve: dense float64 generalised eigenproblem, second-smallest vector."""
+    d = np.diag(a.sum(axis=1))
+    _, vecs = scipy.linalg.eigh(d - a, d, subset_by_index=[1, 2])
+    return vecs[:, 0]
+
+
+def bench_solver(repeats: int) -> list[dict]:
+    rows = []
+    for h, w in ((24, 32), (60, 60)):
+        n_rep = repeats if h * w < 1000 else max(1, (repeats + 1) // 2)  # the dense solve at 3600 takes ~10 s
+        for kind in ("scene", "random"):
+            f = scene_tokens(h, w) if kind == "scene" else random_tokens(h * w)
+            ft = torch.from_numpy(f)
+            edges = binary_graph(ft)
+            a = np.where(edges, 1.0, 1e-5)  # the published code's dense float64 affinity
+            t_dense, t_ours, t_e2e_dense, t_e2e_ours = [], [], [], []
+            for _ in range(n_rep):  # interleaved, so load changes hit both alike
+                t = time.perf_counter()
+                x = published_solve(a)
+                t_dense.append(time.perf_counter() - t)
+                t = time.perf_counter()
+                ours = ncut_binary(edges, (h, w))
+                t_ours.append(time.perf_counter() - t)
+                t = time.perf_counter()
+                ref = partition(published_solve(np.where(binary_graph(ft), 1.0, 1e-5)), (h, w))
+                t_e2e_dense.append(time.perf_counter() - t)
+                t = time.perf_counter()
+                ours_e2e = ncut(ft, (h, w))
+                t_e2e_ours.append(time.perf_counter() - t)
+            same = bool((partition(x, (h, w)).bipartition == ours.bipartition).all()
+                        and (ref.mask == ours_e2e.mask).all() and ref.box == ours_e2e.box)
+            md, mo = statistics.median(t_dense), statistics.median(t_ours)
+            ed, eo = statistics.median(t_e2e_dense), statistics.median(t_e2e_ours)
+            # Paired ratios (same repeat, back to back) are steadier than ratios of medians on a busy machine.
+            pr = statistics.median(d / o for d, o in zip(t_dense, t_ours))
+            pe = statistics.median(d / o for d, o in zip(t_e2e_dense, t_e2e_ours))
+            rows.append({"N": h * w, "grid": f"{h}x{w}", "tokens": kind, "edge_density": float((a == 1).mean()),
+                         "dense_s": md, "ours_s": mo, "ratio": pr, "min_ratio": min(t_dense) / min(t_ours),
+                         "e2e_dense_s": ed, "e2e_ours_s": eo, "e2e_ratio": pe, "same_partition": same})
+            print(rows[-1], flush=True)
+    return rows
+
+
+def bench_crop(num_images: int) -> dict:
+    """Run the crop stage on rendered 480² demo images with a ViT-S/16 stand-in; time its parts."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from conftest import compose_config
+
+    from sdstylegan.data.demo_stage import generate_demo_dataset
+    from sdstylegan.detect.crop_stage import build_detector, run_crop
+    from sdstylegan.pipeline.context import StageContext
+
+    with tempfile.TemporaryDirectory() as tmp:
+        run_dir = Path(tmp) / "run"
+        generate_demo_dataset(run_dir / "demo_data", num_images, seed=0, resolution=480, num_workers=2)
+        cfg = compose_config(["detector.pretrained=false", "detector.num_workers=1", "detector.batch_size=8",
+                              "trainer=cpu", "logger=none", "dataset.resolution=256"], run_dir)
+        stage_dir = run_dir / "crop"
+        stage_dir.mkdir()
+        ctx = StageContext(name="crop", cfg=cfg, run_dir=run_dir, stage_dir=stage_dir,
+                           inputs={"demo_data": {"manifest": "demo_data/manifest.jsonl"}})
+        t = time.perf_counter()
+        out = run_crop(ctx)
+        wall = time.perf_counter() - t
+        # The two costs alone, on one batch of 8 images of 480² (30×30 = 900 tokens).
+        det = build_detector(cfg.detector).eval()
+        x = torch.randn(8, 3, 480, 480)
+        t = time.perf_counter()
+        tokens, grid = det.backbone(x)
+        vit_s = (time.perf_counter() - t) / 8
+        t = time.perf_counter()
+        ncut(tokens, grid)
+        ncut_s = (time.perf_counter() - t) / 8
+    return {"images": num_images, "stage_images_per_s": out["images_per_s"], "stage_wall_s": wall,
+            "vit_s_per_image": vit_s, "ncut_s_per_image": ncut_s, "threads": torch.get_num_threads()}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--part", choices=["solver", "crop", "all"], default="all")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--images", type=int, default=32)
+    args = p.parse_args()
+    print(f"# {platform.processor() or platform.machine()}, torch threads {torch.get_num_threads()}, "
+          f"cuda {torch.cuda.is_available()}")
+    if args.part in ("solver", "all"):
+        rows = bench_solver(args.repeats)
+        print("\n| N | tokens | edge density | dense generalised (s) | ours (s) | ratio (paired median) | ratio of minima "
+              "| end-to-end dense / ours (s) | ratio | same partition |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        for r in rows:
+            print(f"| {r['N']} ({r['grid']}) | {r['tokens']} | {r['edge_density']:.3f} | {r['dense_s']:.3f} | "
+                  f"{r['ours_s']:.4f} | {r['ratio']:.1f}× | {r['min_ratio']:.1f}× | {r['e2e_dense_s']:.3f} / {r['e2e_ours_s']:.4f} | "
+                  f"{r['e2e_ratio']:.1f}× | {'yes' if r['same_partition'] else 'NO'} |")
+    if args.part in ("crop", "all"):
+        r = bench_crop(args.images)
+        print(f"\ncrop stage: {r}")
+
+
+if __name__ == "__main__":
+    main()
