@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from omegaconf import open_dict
@@ -133,3 +134,21 @@ def test_loader_settings_do_not_invalidate_the_dataset(make_cfg):
     assert json.load(open(f"{cfg.paths.run_dir}/demo_data/done.json"))["token"] == token
     run_pipeline(make_cfg(base[:1] + ["dataset.num_images=7", "dataset.resolution=32"]))
     assert json.load(open(f"{cfg.paths.run_dir}/demo_data/done.json"))["token"] != token
+
+
+def test_extend_key_reenters_a_finished_stage_in_place(make_cfg):
+    def cfg_with(value_extra):
+        cfg = _cfg(make_cfg, ["a", "b"])
+        with open_dict(cfg):
+            cfg.length = value_extra  # outside a's fingerprint keys (toy)
+            cfg.pipeline.registry.a.extend = ["length"]
+        return cfg
+
+    run_pipeline(cfg_with(10))
+    CALLS.clear()
+    run_pipeline(cfg_with(10))
+    assert CALLS == []
+    run_pipeline(cfg_with(20))  # only the extend key changed: a resumes in place, b follows
+    assert CALLS == [("a", True), ("b", False)]
+    run_dir = cfg_with(20).paths.run_dir
+    assert not (Path(run_dir) / "a.prev").exists()  # nothing moved aside

@@ -8,6 +8,10 @@ Per stage folder:
 A stage's fingerprint covers its config keys and the `done.json` of the stages before it, so redoing
 a stage invalidates what was built on it. A folder from another fingerprint is moved aside to
 `<stage>.prev` (one generation kept), never deleted blindly.
+
+A registry entry may also name `extend` keys (e.g. `training.total_kimg`): they are outside the
+fingerprint, and when only they change, a finished stage is re-entered in place as a resume (a
+training run continues from its last checkpoint instead of starting over).
 """
 
 from __future__ import annotations
@@ -56,7 +60,7 @@ def _resolve_stages(cfg: DictConfig) -> list[tuple[str, Any, list[str]]]:
             fn = get_method(spec.fn)
         except Exception as e:
             raise StageNotBuiltError(f"stage '{name}': cannot import its implementation {spec.fn} ({e})") from e
-        resolved.append((name, fn, list(spec.get("config") or [])))
+        resolved.append((name, fn, list(spec.get("config") or []), list(spec.get("extend") or [])))
     return resolved
 
 
@@ -69,19 +73,24 @@ def run_pipeline(cfg: DictConfig) -> dict[str, dict[str, Any]]:
     is_zero = global_rank() == 0
     inputs: dict[str, dict[str, Any]] = {}
     upstream: list[str] = []  # done-tokens of the stages before, chained into each fingerprint
-    for name, fn, keys in stages:
+    for name, fn, keys, extend_keys in stages:
         stage_dir = run_dir / name
         fp = fingerprint({"stage": name, "config": select_config(cfg, keys), "upstream": upstream})
+        extend = select_config(cfg, extend_keys)
         done_path, started_path = stage_dir / "done.json", stage_dir / "started.json"
         done = read_json(done_path) if done_path.exists() else None
-        if done is not None and done.get("fingerprint") == fp and name not in force:
+        same = done is not None and done.get("fingerprint") == fp and name not in force
+        if same and done.get("extend", {}) == extend:
             log.info("stage %-11s skipped: outputs in %s match the config (pipeline.force=[%s] redoes it)",
                      name, stage_dir, name)
             inputs[name] = done["outputs"]
             upstream.append(done["token"])
             continue
         started = read_json(started_path) if started_path.exists() else None
-        resume = done is None and started is not None and started.get("fingerprint") == fp and name not in force
+        unfinished = done is None and started is not None and started.get("fingerprint") == fp and name not in force
+        resume = unfinished or same  # `same` here: only `extend` keys changed → continue in place
+        if same:
+            log.info("stage %-11s extended: %s changed from %s", name, extend, done.get("extend"))
         if is_zero and stage_dir.exists() and not resume:
             prev = run_dir / f"{name}.prev"
             if prev.exists():
@@ -98,6 +107,7 @@ def run_pipeline(cfg: DictConfig) -> dict[str, dict[str, Any]]:
         outputs = fn(ctx) or {}
         token = uuid.uuid4().hex
         record = {"fingerprint": fp, "token": token, "outputs": outputs, "seconds": round(time.time() - t0, 3),
+                  "extend": extend,
                   "config": OmegaConf.to_container(OmegaConf.create(select_config(cfg, keys)))}
         if is_zero:
             write_json(done_path, record)
