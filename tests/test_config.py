@@ -65,3 +65,14 @@ def test_objects_instantiate_from_targets(tmp_path):
     loggers = instantiate_dict(cfg.logger)
     assert [type(lg).__name__ for lg in loggers] == ["CSVLogger"]
     assert loggers[0].save_dir == str(tmp_path / "run")
+
+
+def test_slurm_launcher_config_composes_when_the_plugin_is_installed():
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONF)):
+        cfg = compose(config_name="config", overrides=["hydra/launcher=slurm", "experiment=demo"], return_hydra_config=True)
+    launcher = cfg.hydra.launcher
+    assert launcher._target_.endswith("SlurmLauncher")
+    assert launcher.tasks_per_node == launcher.gpus_per_node == 8
