@@ -23,6 +23,7 @@ log = get_logger(__name__)
 
 CSRC = Path(__file__).resolve().parent / "csrc"
 SOURCES = ("ops.cpp", "upfirdn2d_kernel.cu", "bias_act_kernel.cu")
+HEADERS = ("upfirdn2d_core.h", "bias_act_core.h")
 IMPLS = ("auto", "ref", "cuda")
 # Architectures compiled for when no GPU is visible to detect one (compile-only machines).
 DEFAULT_ARCH_LIST = "8.0;9.0"
@@ -38,7 +39,7 @@ _state: dict[str, object] = {"ext": None, "error": None, "warned": False}
 
 def _source_hash() -> str:
     h = hashlib.sha256()
-    for name in SOURCES:
+    for name in SOURCES + HEADERS:
         h.update((CSRC / name).read_bytes())
     return h.hexdigest()[:12]
 
@@ -98,6 +99,21 @@ def build_extension(build_dir: str | Path | None = None, verbose: bool = False) 
             os.environ.pop("TORCH_CUDA_ARCH_LIST", None)
     log_path.write_text(f"built OK in {build_dir}\n")
     return ext
+
+
+def build_host_check(build_dir: str | Path, verbose: bool = False) -> ModuleType:
+    """CPU-only build (host compiler, no nvcc) of the kernels' per-element code (csrc/host_check.cpp), with
+    the CUDA entry points' signatures: lets tests check the kernel arithmetic without a GPU."""
+    from torch.utils import cpp_extension
+
+    Path(build_dir).mkdir(parents=True, exist_ok=True)
+    return cpp_extension.load(
+        name=f"sdstylegan_ops_host_{_source_hash()}",
+        sources=[str(CSRC / "host_check.cpp")],
+        build_directory=str(build_dir),
+        extra_cflags=["-O1"],
+        verbose=verbose,
+    )
 
 
 def _extension() -> ModuleType | None:

@@ -6,45 +6,9 @@
 #include <c10/cuda/CUDAStream.h>
 #include <c10/cuda/CUDAGuard.h>
 
+#include "bias_act_core.h"
+
 namespace {
-
-constexpr double kSeluScale = 1.0507009873554805;
-constexpr double kSeluAlpha = 1.6732632423543772;
-
-template <typename T>
-__device__ __forceinline__ T sigmoid_(T z) { return T(1) / (T(1) + exp(-z)); }
-
-// f(z) for activation `act`.
-template <typename T>
-__device__ __forceinline__ T act_forward(int act, T z, T alpha) {
-  switch (act) {
-    case 1: return z > T(0) ? z : T(0);
-    case 2: return z > T(0) ? z : z * alpha;
-    case 3: return tanh(z);
-    case 4: return sigmoid_(z);
-    case 5: return z > T(0) ? z : exp(z) - T(1);
-    case 6: return z > T(0) ? T(kSeluScale) * z : T(kSeluScale * kSeluAlpha) * (exp(z) - T(1));
-    case 7: return z > T(20) ? z : log1p(exp(z));  // same threshold as torch's softplus
-    case 8: return z * sigmoid_(z);
-    default: return z;
-  }
-}
-
-// f'(z) for activation `act`.
-template <typename T>
-__device__ __forceinline__ T act_derivative(int act, T z, T alpha) {
-  switch (act) {
-    case 1: return z > T(0) ? T(1) : T(0);
-    case 2: return z > T(0) ? T(1) : alpha;
-    case 3: { const T t = tanh(z); return T(1) - t * t; }
-    case 4: { const T s = sigmoid_(z); return s * (T(1) - s); }
-    case 5: return z > T(0) ? T(1) : exp(z);
-    case 6: return z > T(0) ? T(kSeluScale) : T(kSeluScale * kSeluAlpha) * exp(z);
-    case 7: return z > T(20) ? T(1) : sigmoid_(z);
-    case 8: { const T s = sigmoid_(z); return s * (T(1) + z * (T(1) - s)); }
-    default: return T(1);
-  }
-}
 
 template <typename scalar_t, typename acc_t>
 __global__ void bias_act_kernel(const scalar_t* __restrict__ x, const scalar_t* __restrict__ b,
@@ -55,18 +19,9 @@ __global__ void bias_act_kernel(const scalar_t* __restrict__ x, const scalar_t* 
        i += (int64_t)blockDim.x * gridDim.x) {
     acc_t z = static_cast<acc_t>(x[i]);
     if (b != nullptr) z += static_cast<acc_t>(b[(i / step) % channels]);
-    if (mode == 0) {
-      acc_t v = act_forward<acc_t>(act, z, alpha) * gain;
-      if (clamp >= acc_t(0)) v = v > clamp ? clamp : (v < -clamp ? -clamp : v);
-      out[i] = static_cast<scalar_t>(v);
-    } else {
-      acc_t g = static_cast<acc_t>(dy[i]) * gain * act_derivative<acc_t>(act, z, alpha);
-      if (clamp >= acc_t(0) && y != nullptr) {
-        const acc_t yv = static_cast<acc_t>(y[i]);
-        if (!(yv < clamp && yv > -clamp)) g = acc_t(0);  // clamped outputs pass no gradient
-      }
-      out[i] = static_cast<scalar_t>(g);
-    }
+    const acc_t g = mode == 1 ? static_cast<acc_t>(dy[i]) : acc_t(0);
+    const acc_t yv = y != nullptr ? static_cast<acc_t>(y[i]) : acc_t(0);
+    out[i] = static_cast<scalar_t>(bias_act_point<acc_t>(mode, act, z, g, yv, y != nullptr, alpha, gain, clamp));
   }
 }
 

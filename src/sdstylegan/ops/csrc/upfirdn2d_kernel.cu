@@ -1,10 +1,12 @@
-// upfirdn2d CUDA kernel: one thread per output sample, visiting only the filter taps that land on
-// real (not zero-inserted) input samples, so upsampling costs fh·fw/(up²) multiply-adds per output.
+// upfirdn2d CUDA kernel: one thread per output sample (upfirdn2d_core.h), visiting only the filter taps that
+// land on real (not zero-inserted) input samples, so upsampling costs fh·fw/(up²) multiply-adds per output.
 #include <torch/extension.h>
 #include <ATen/OpMathType.h>
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAStream.h>
 #include <c10/cuda/CUDAGuard.h>
+
+#include "upfirdn2d_core.h"
 
 namespace {
 
@@ -19,29 +21,8 @@ __global__ void upfirdn2d_kernel(const scalar_t* __restrict__ x, const float* __
     const int64_t t = idx / out_w;
     const int oy = (int)(t % out_h);
     const int64_t plane = t / out_h;
-    // Index, in the zero-inserted (upsampled) grid, of the sample under filter tap 0.
-    const int u0 = oy * downy - py0;
-    const int v0 = ox * downx - px0;
-    // First tap that hits a real sample: (u0 + ky) must be a multiple of up.
-    const int ky0 = ((-u0) % upy + upy) % upy;
-    const int kx0 = ((-v0) % upx + upx) % upx;
-    const scalar_t* xp = x + plane * (int64_t)in_h * in_w;
-    acc_t acc = 0;
-    for (int ky = ky0; ky < fh; ky += upy) {
-      const int u = u0 + ky;
-      if (u < 0) continue;
-      const int iy = u / upy;
-      if (iy >= in_h) break;
-      const int wy = flip ? ky : fh - 1 - ky;  // not flip_filter: true convolution with f
-      for (int kx = kx0; kx < fw; kx += upx) {
-        const int v = v0 + kx;
-        if (v < 0) continue;
-        const int ix = v / upx;
-        if (ix >= in_w) break;
-        const int wx = flip ? kx : fw - 1 - kx;
-        acc += static_cast<acc_t>(xp[(int64_t)iy * in_w + ix]) * static_cast<acc_t>(f[wy * fw + wx]);
-      }
-    }
+    const acc_t acc = upfirdn2d_point<scalar_t, acc_t>(x + plane * (int64_t)in_h * in_w, f, in_h, in_w, fh, fw,
+                                                       upx, upy, downx, downy, px0, py0, flip, oy, ox);
     y[idx] = static_cast<scalar_t>(acc * gain);
   }
 }
