@@ -121,6 +121,10 @@ def test_missing_weights_name_the_config_key(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # and nothing cached
     with pytest.raises(WeightsNotFoundError, match="detector.weights.*dino_deitsmall16_pretrain"):
         build_vit("vit_small_patch16_224.dino", None, pretrained=True, **TINY)
+    with pytest.raises(WeightsNotFoundError, match="detector.weights"):
+        build_vit("vit_small_patch16_224.dino", "hf-hub:timm/vit_small_patch16_224.dino", pretrained=True, **TINY)
+    with pytest.raises(ValueError, match="different from detector.arch"):
+        build_vit("vit_small_patch16_224.dino", "vit_base_patch16_224.dino", pretrained=True, **TINY)
 
 
 def test_pixel_tokens_are_centred_patches():
