@@ -9,8 +9,11 @@ Semantics (same partitions as the published dense solve `scipy.linalg.eigh(D - A
 Solver (the speed-up): with y = D^½x the problem is the symmetric eigenproblem of M = D^-½ A D^-½,
 whose top pair is known exactly (μ₁ = 1, u₁ ∝ D^½·1, because M·D^½1 = D^-½A1 = D^½1). The cut is the
 eigenvector of the second-largest μ₂ = 1 − λ₂: on the CPU a Lanczos partial solve (ARPACK `eigsh`,
-float64) on M with u₁ deflated; on a GPU (or `solver="torch"`) a batched `torch.linalg.eigh` of M.
-`solver="dense"` runs the published generalised solve, for comparison.
+float64) on M with u₁ deflated, using sparse products M v = r ⊙ ((1 − ε)·E(r ⊙ v) + ε·Σ(r ⊙ v)) on the
+binary edge matrix E when it is sparse (r = D^-½); on a GPU (or `solver="torch"`) one batched
+`torch.linalg.eigh` of M for the whole batch. `solver="dense"` runs the published generalised solve.
+Similarities are computed in float32 (float64 tokens stay float64; fp16/bf16 tokens are promoted).
+Measured speed-ups: experiments/tokencut_2026-11-21.md.
 
 Degenerate graphs (all tokens alike, several equally good cuts, one token) have no unique second
 eigenvector: when μ₁ − μ₂ or μ₂ − μ₃ is below `gap_tol` (or N < 2) the result is the documented
@@ -61,7 +64,7 @@ def binary_graph(feats: torch.Tensor | np.ndarray, tau: float = 0.2) -> np.ndarr
         raise ValueError(f"expected (N, C) tokens, got shape {tuple(f.shape)}")
     if not torch.isfinite(f).all():
         raise ValueError("token features contain NaN or inf")
-    f = torch.nn.functional.normalize(f if f.is_floating_point() else f.float(), dim=-1)
+    f = torch.nn.functional.normalize(f if f.dtype == torch.float64 else f.float(), dim=-1)
     return (f @ f.T > tau).cpu().numpy()
 
 
@@ -271,7 +274,7 @@ def _ncut_torch_batch(f: torch.Tensor, grid_hw: tuple[int, int], tau: float, eps
         raise ValueError("token features contain NaN or inf")
     if f.shape[1] < 2:
         return [_fallback(grid_hw, "a single token cannot be cut") for _ in range(f.shape[0])]
-    fn = torch.nn.functional.normalize(f.float() if not f.is_floating_point() else f, dim=-1)
+    fn = torch.nn.functional.normalize(f if f.dtype == torch.float64 else f.float(), dim=-1)
     sim = fn @ fn.transpose(1, 2)
     a = torch.where(sim > tau, 1.0, float(eps)).to(torch.float64)
     x, mus = _solve_torch(a)
