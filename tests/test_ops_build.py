@@ -47,10 +47,14 @@ def test_env_override(monkeypatch):
         build.resolve_impl("triton")
 
 
-def test_cuda_impl_on_cpu_tensor_is_an_error(monkeypatch):
-    monkeypatch.delenv("SDSTYLEGAN_OPS", raising=False)
+def test_cuda_impl_on_cpu_tensor_is_an_error_but_env_cuda_keeps_cpu_working(fresh_state, monkeypatch):
     with pytest.raises(ValueError, match="needs a CUDA tensor"):
         bias_act(torch.zeros(2, 2), impl="cuda")
+    monkeypatch.setenv(
+        "SDSTYLEGAN_OPS", "cuda"
+    )  # strict about CUDA tensors, CPU tensors still use the reference
+    torch.testing.assert_close(bias_act(torch.ones(2, 2), act="relu", gain=1.0), torch.ones(2, 2))
+    assert build._state["error"] is None and not fresh_state.exists()
 
 
 def test_missing_toolkit_warns_once_with_reason_and_log(fresh_state, monkeypatch):

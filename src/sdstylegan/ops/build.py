@@ -158,11 +158,12 @@ def extension_or_fallback(impl: str) -> ModuleType | None:
 
 def cuda_extension_for(x: torch.Tensor, impl: str) -> ModuleType | None:
     """The compiled extension when `x` should go through a CUDA kernel, else None (use the reference)."""
-    impl = resolve_impl(impl)
-    if impl == "ref":
+    resolved = resolve_impl(impl)
+    if resolved == "ref":
         return None
     if not x.is_cuda:
+        # An explicit impl='cuda' on a CPU tensor is a mistake; SDSTYLEGAN_OPS=cuda only concerns CUDA tensors.
         if impl == "cuda":
             raise ValueError(f"impl='cuda' needs a CUDA tensor, got one on {x.device}")
         return None
-    return extension_or_fallback(impl)
+    return extension_or_fallback(resolved)
