@@ -58,3 +58,17 @@ def test_wrong_style_shape_is_a_clear_error():
     x, weight, styles = _data()
     with pytest.raises(ValueError, match=r"styles must have shape \[3, 5\]"):
         modulated_conv2d(x, weight, styles[:, :4])
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_float16_with_large_weights_and_styles_stays_finite(fused):
+    """Squared products of these weights and styles (~5000²) overflow float16; the max-abs prescaling must
+    keep the demodulated result finite and equal to the float32 one."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 8, 8, 8, generator=gen)
+    weight = torch.randn(4, 8, 3, 3, generator=gen) * 50
+    styles = torch.rand(2, 8, generator=gen) * 100 + 1
+    want = modulated_conv2d(x, weight, styles)
+    got = modulated_conv2d(x.half(), weight.half(), styles.half(), fused_modconv=fused)
+    assert got.dtype == torch.float16 and torch.isfinite(got).all()
+    torch.testing.assert_close(got.float(), want, rtol=1e-2, atol=1e-2)
