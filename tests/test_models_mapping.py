@@ -59,3 +59,14 @@ def test_bad_input_errors(mapping):
         mapping(torch.randn(2, 8), truncation_psi=0.5, truncation_center=torch.zeros(5))
     with pytest.raises(ValueError, match="truncation_cutoff"):
         truncate(torch.zeros(1, 5, 6), 0.5, torch.zeros(6), cutoff=9)
+
+
+def test_w_avg_update_under_autocast_stays_float32():
+    import torch
+
+    from sdstylegan.models.mapping import MappingNetwork
+
+    m = MappingNetwork(z_dim=8, w_dim=8, num_ws=2, num_layers=2)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        m(torch.randn(4, 8), update_emas=True)
+    assert m.w_avg.dtype == torch.float32 and torch.isfinite(m.w_avg).all() and m.w_avg.abs().sum() > 0

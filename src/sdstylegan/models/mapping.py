@@ -85,7 +85,8 @@ class MappingNetwork(nn.Module):
             x = layer(x)
         if update_emas:
             with torch.no_grad():
-                self.w_avg.copy_(x.detach().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))
+                # float32 statistics: under autocast x may be bf16/fp16 while w_avg stays float32.
+                self.w_avg.copy_(x.detach().float().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))
         ws = x.unsqueeze(1).repeat(1, self.num_ws, 1)
         if truncation_psi != 1 or truncation_center is not None:
             center = self.w_avg if truncation_center is None else truncation_center
