@@ -81,6 +81,7 @@ def run_self_filter(ctx: StageContext) -> dict[str, Any]:
     scored = score_images(G, E, lpips, extractor, loader, device, keep_extremes=int(fcfg.grid_size))
     if scored.scores.numel() != len(usable):
         raise RuntimeError(f"self_filter: scored {scored.scores.numel()} images but the manifest has {len(usable)} usable")
+    t_scored = time.time()
     result = choose_threshold(scored, fcfg, float(cfg.metrics.frechet_eps))
 
     # New manifest: every field kept, filter_score and kept added to the scored records.
@@ -108,6 +109,7 @@ def run_self_filter(ctx: StageContext) -> dict[str, Any]:
         log.info("self_filter: planted outliers removed: precision %s, recall %s%s", gt["precision"], gt["recall"],
                  "  (STAND-IN LPIPS/FID: not a real result)" if standin else "")
     report["seconds"] = round(time.time() - t0, 3)
+    report["seconds_scoring"] = round(t_scored - t0, 3)  # load + G(E(x)) + LPIPS + features; the rest is the search
     report_path = ctx.stage_dir / ("report_standin.json" if standin else "report.json")
     write_json(report_path, report)
     save_png(score_histogram(scored.scores, result.theta, bins=int(fcfg.histogram_bins)), ctx.stage_dir / "scores.png")
