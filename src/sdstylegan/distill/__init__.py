@@ -4,5 +4,6 @@
 - `threshold`: θ search (FID(kept, all) < FID(G(E(all)), all), floor on |kept|);
 - `kmeans`: torch KMeans (init='random', Lloyd) in W;
 - `truncation`: `multimodal_truncate(G, ws, centres, psi, distance='lpips'|'w')`;
-- `filter_stage` / `cluster_stage`: the pipeline stages; `records`, `pictures`: manifests, ground truth, figures.
+- `filter_stage` / `cluster_stage`: the pipeline stages (run once, on rank 0, under DDP: `ranks`);
+  `records`, `pictures`: manifests, ground truth, figures.
 """

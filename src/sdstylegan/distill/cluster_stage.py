@@ -25,6 +25,7 @@ from omegaconf import OmegaConf
 from sdstylegan.data.manifest import read_manifest
 from sdstylegan.distill.kmeans import KMeansResult, kmeans
 from sdstylegan.distill.pictures import grid, save_png
+from sdstylegan.distill.ranks import on_rank_zero
 from sdstylegan.distill.reconstruction import unit_images
 from sdstylegan.distill.records import cluster_agreement, load_ground_truth, write_rebased
 from sdstylegan.distill.truncation import multimodal_truncate, render
@@ -75,7 +76,11 @@ def comparison_grids(G: torch.nn.Module, centres: torch.Tensor, lpips: torch.nn.
 
 
 def run_cluster(ctx: StageContext) -> dict[str, Any]:
-    """Stage `cluster`: see the module docstring."""
+    """Stage `cluster` (once: on rank 0 under DDP, see `distill.ranks`): see the module docstring."""
+    return on_rank_zero(_run_cluster, ctx)
+
+
+def _run_cluster(ctx: StageContext) -> dict[str, Any]:
     from sdstylegan.training.checkpoint import load_generator
 
     t0 = time.time()

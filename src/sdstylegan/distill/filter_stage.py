@@ -24,6 +24,7 @@ from omegaconf import OmegaConf
 
 from sdstylegan.data.manifest import read_manifest
 from sdstylegan.distill.pictures import pair_grid, save_png, score_histogram
+from sdstylegan.distill.ranks import on_rank_zero
 from sdstylegan.distill.reconstruction import ScoredSet, score_images
 from sdstylegan.distill.records import load_ground_truth, outlier_removal, write_rebased
 from sdstylegan.distill.threshold import ThresholdResult, kept_floor, search_threshold
@@ -61,7 +62,11 @@ def choose_threshold(scored: ScoredSet, fcfg: Any, eps: float = 1e-6) -> Thresho
 
 
 def run_self_filter(ctx: StageContext) -> dict[str, Any]:
-    """Stage `self_filter`: see the module docstring."""
+    """Stage `self_filter` (once: on rank 0 under DDP, see `distill.ranks`): see the module docstring."""
+    return on_rank_zero(_run_self_filter, ctx)
+
+
+def _run_self_filter(ctx: StageContext) -> dict[str, Any]:
     from sdstylegan.training.checkpoint import load_generator, load_network
 
     t0 = time.time()
