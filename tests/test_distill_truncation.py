@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sdstylegan.distill.truncation import broadcast_ws, multimodal_truncate, nearest_centres, render
+from sdstylegan.distill.truncation import (
+    broadcast_ws,
+    multimodal_truncate,
+    nearest_centres,
+    nearest_image,
+    render,
+    shrink,
+)
 from sdstylegan.metrics.lpips import LPIPS
 from sdstylegan.models.generator import Generator
 
@@ -51,9 +58,8 @@ def test_nearest_centre_is_found_in_w_and_by_lpips(G, lpips):
 
 
 def test_lpips_choice_follows_the_images_not_w(G, lpips):
-    # A sample whose w is nearest centre 0 in W but whose image is identical to centre 1's image (its w IS
-    # centre 1 on every layer but we pass it with a far-off w… not possible) — instead: same w, two centre
-    # sets whose images are swapped; the LPIPS choice must follow the images.
+    # Same samples, centre images given in swapped order: the LPIPS choice must follow the images (W is
+    # not consulted for distance='lpips').
     centres, owner, ws = planted(G, k=2, per=2)
     imgs = render(G, centres)
     swapped = nearest_centres(G, ws, centres, "lpips", lpips=lpips, centre_images=imgs.flip(0))
@@ -80,3 +86,18 @@ def test_bad_arguments(G):
         multimodal_truncate(G, ws, centres[:, :3], distance="w")
     with pytest.raises(ValueError, match="truncation_psi must be >= 0"):
         multimodal_truncate(G, ws, centres, psi=-1, distance="w")
+
+
+def test_nearest_image_chunks_and_downsampling(G, lpips):
+    centres, owner, ws = planted(G, k=5, per=2)
+    refs, x = render(G, centres), render(G, ws)
+    full = lpips.cdist(x, refs).argmin(dim=1)
+    assert torch.equal(full, owner)
+    assert torch.equal(nearest_image(lpips, x, refs, chunk=2), full)  # 3 chunks of references
+    big_x = torch.nn.functional.interpolate(x, scale_factor=2, mode="nearest")
+    big_refs = torch.nn.functional.interpolate(refs, scale_factor=2, mode="nearest")
+    assert shrink(big_x, 16).shape[-1] == 16 and torch.allclose(shrink(big_x, 16), x, atol=1e-6)
+    assert torch.equal(nearest_image(lpips, big_x, big_refs, resolution=16), owner)
+    assert shrink(x, None) is x and shrink(x, 64) is x
+    idx = nearest_centres(G, ws, centres, "lpips", lpips=lpips, lpips_resolution=16)
+    assert torch.equal(idx, owner)

@@ -28,7 +28,7 @@ from sdstylegan.distill.pictures import grid, save_png
 from sdstylegan.distill.ranks import on_rank_zero
 from sdstylegan.distill.reconstruction import unit_images
 from sdstylegan.distill.records import cluster_agreement, load_ground_truth, write_rebased
-from sdstylegan.distill.truncation import multimodal_truncate, render
+from sdstylegan.distill.truncation import multimodal_truncate, nearest_image, render
 from sdstylegan.metrics.evaluate_stage import real_loader
 from sdstylegan.pipeline.context import StageContext
 from sdstylegan.utils.io import atomic_open, write_json
@@ -52,12 +52,13 @@ def sample_w(G: torch.nn.Module, num: int, seed: int, batch: int = 1024) -> torc
 
 
 @torch.no_grad()
-def assign_images(lpips: torch.nn.Module, loader: Any, centre_images: torch.Tensor) -> torch.Tensor:
-    """Index of the centre image nearest (LPIPS) each image the loader yields, in order."""
+def assign_images(lpips: torch.nn.Module, loader: Any, centre_images: torch.Tensor,
+                  resolution: int | None = None) -> torch.Tensor:
+    """Index of the centre image nearest (LPIPS at ≤ `resolution`²) each image the loader yields, in order."""
     out = []
     for batch in loader:
         x = unit_images(batch.to(centre_images.device))
-        out.append(lpips.cdist(x, centre_images).argmin(dim=1).cpu())
+        out.append(nearest_image(lpips, x, centre_images, resolution).cpu())
     return torch.cat(out)
 
 
@@ -70,7 +71,8 @@ def comparison_grids(G: torch.nn.Module, centres: torch.Tensor, lpips: torch.nn.
     z = torch.randn(n, G.z_dim, generator=torch.Generator().manual_seed(seed)).to(device)
     ws = G.mapping(z)
     ws_mean = G.mapping(z, truncation_psi=psi)
-    ws_multi = multimodal_truncate(G, ws, centres, psi, str(ccfg.distance), lpips, centre_images, batch)
+    ws_multi = multimodal_truncate(G, ws, centres, psi, str(ccfg.distance), lpips, centre_images, batch,
+                                   lpips_resolution=ccfg.get("lpips_resolution"))
     return {"untruncated": render(G, ws, batch), "truncated_mean": render(G, ws_mean, batch),
             "truncated_multimodal": render(G, ws_multi, batch), "centres": centre_images}
 
@@ -121,7 +123,7 @@ def _run_cluster(ctx: StageContext) -> dict[str, Any]:
         records = read_manifest(manifest_path)
         usable = [r for r in records if r.usable]
         loader = real_loader(manifest_path, int(cfg.dataset.resolution), int(ccfg.batch_size))
-        labels = assign_images(lpips, loader, centre_images).tolist()
+        labels = assign_images(lpips, loader, centre_images, ccfg.get("lpips_resolution")).tolist()
         if len(labels) != len(usable):
             raise RuntimeError(f"cluster: assigned {len(labels)} images but the manifest has {len(usable)} usable")
         for r, c in zip(usable, labels):

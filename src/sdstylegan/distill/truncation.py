@@ -12,6 +12,7 @@ truncation_center=c)` runs), so ψ = 0 gives the centre and ψ = 1 leaves w unch
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from sdstylegan.models.mapping import truncate
@@ -31,6 +32,26 @@ def render(G: nn.Module, w: torch.Tensor, batch: int = 64) -> torch.Tensor:
     return torch.cat(out)
 
 
+def shrink(images: torch.Tensor, resolution: int | None) -> torch.Tensor:
+    """Area-downsample square images larger than `resolution` (None = unchanged)."""
+    if resolution is None or images.shape[-1] <= int(resolution):
+        return images
+    return F.interpolate(images, size=(int(resolution), int(resolution)), mode="area")
+
+
+@torch.no_grad()
+def nearest_image(
+    lpips: nn.Module,
+    x: torch.Tensor,                   # [N, C, H, W] in [-1, 1]
+    refs: torch.Tensor,                # [K, C, H, W] in [-1, 1]
+    resolution: int | None = None,     # compare at most at this size (LPIPS memory grows with pixels)
+    chunk: int = 16,                   # references per LPIPS.cdist call
+) -> torch.Tensor:
+    """Index (N,) of the reference image nearest each image by LPIPS (at ≤ `resolution`², refs in chunks)."""
+    x, refs = shrink(x, resolution), shrink(refs, resolution)
+    return torch.cat([lpips.cdist(x, r) for r in refs.split(chunk)], dim=1).argmin(dim=1)
+
+
 @torch.no_grad()
 def nearest_centres(
     G: nn.Module,
@@ -40,6 +61,7 @@ def nearest_centres(
     lpips: nn.Module | None = None,            # needed for distance='lpips'
     centre_images: torch.Tensor | None = None, # G(centres), to reuse across calls
     batch: int = 64,
+    lpips_resolution: int | None = None,       # LPIPS on images downsampled to this size (None = full)
 ) -> torch.Tensor:
     """Index (N,) of the centre nearest each sample: by LPIPS between G(w) and G(c), or in W."""
     if distance not in DISTANCES:
@@ -51,7 +73,7 @@ def nearest_centres(
         raise ValueError("nearest_centres(distance='lpips') needs an LPIPS module")
     if centre_images is None:
         centre_images = render(G, centres.to(w0.device), batch)
-    picks = [lpips.cdist(render(G, wb, batch), centre_images).argmin(dim=1) for wb in ws.split(batch)]
+    picks = [nearest_image(lpips, render(G, wb, batch), centre_images, lpips_resolution) for wb in ws.split(batch)]
     return torch.cat(picks)
 
 
@@ -66,11 +88,12 @@ def multimodal_truncate(
     centre_images: torch.Tensor | None = None,
     batch: int = 64,
     return_index: bool = False,
+    lpips_resolution: int | None = None,
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """w_t = c + ψ(w − c) with c the nearest centre of each sample; returns [N, num_ws, w_dim]."""
     if centres.ndim != 2 or centres.shape[1] != G.w_dim:
         raise ValueError(f"centres must have shape [K, {G.w_dim}], got {tuple(centres.shape)}")
     ws = broadcast_ws(G, ws)
-    idx = nearest_centres(G, ws, centres, distance, lpips, centre_images, batch)
+    idx = nearest_centres(G, ws, centres, distance, lpips, centre_images, batch, lpips_resolution)
     out = truncate(ws, float(psi), centres.to(ws.device)[idx])
     return (out, idx) if return_index else out
