@@ -21,7 +21,7 @@ from sdstylegan.pipeline.entry import run_from_config
 from sdstylegan.training.checkpoint import load_generator
 from sdstylegan.utils.seeding import derive_seed
 
-TINY = ["experiment=demo", "dataset.num_images=16", "dataset.resolution=32", "dataset.num_workers=1",
+TINY = ["experiment=demo", "dataset.num_images=16", "dataset.resolution=32", "dataset.image_size=32", "dataset.num_workers=1",
         "dataset.datamodule.num_workers=0", "model.channel_base=256", "model.channel_max=16", "model.z_dim=16",
         "model.w_dim=16", "training.batch_size=4", "training.total_kimg=0.004", "training.callbacks.samples.num=4",
         "training.callbacks.metrics.every_kimg=null", "metrics=standin", "trainer.enable_progress_bar=false",
@@ -58,7 +58,7 @@ def test_cluster_stage_centres_grids_and_manifest(make_cfg):
     assert lpips.cdist(x, centre_images).argmin(dim=1).tolist() == [r.cluster for r in usable[:3]]
 
     report = json.loads((run / out["report"]).read_text())
-    assert out["report"].endswith("report_standin.json") and report["lpips"] == "lpips_vgg_standin"
+    assert out["report"].endswith("report_standin.json") and report["lpips"] == "lpips_alex_standin"
     assert sum(report["real_cluster_sizes"]) == len(usable) == 16
     agreement = report["ground_truth_modes_standin"]
     assert 0 < agreement["purity"] <= 1 and agreement["matched_inliers"] > 0

@@ -17,7 +17,7 @@ from sdstylegan.pipeline.entry import run_from_config
 from sdstylegan.training.checkpoint import load_generator, load_network
 
 # 24 demo images at 32², a tiny StyleGAN2 + encoder trained for one minibatch, stand-in LPIPS/Inception.
-TINY = ["experiment=demo", "dataset.num_images=24", "dataset.resolution=32", "dataset.num_workers=1",
+TINY = ["experiment=demo", "dataset.num_images=24", "dataset.resolution=32", "dataset.image_size=32", "dataset.num_workers=1",
         "dataset.datamodule.num_workers=0", "model.channel_base=256", "model.channel_max=16", "model.z_dim=16",
         "model.w_dim=16", "training.batch_size=4", "training.total_kimg=0.004", "training.callbacks.samples.num=4",
         "training.callbacks.metrics.every_kimg=null", "metrics=standin", "trainer.enable_progress_bar=false",
@@ -50,7 +50,7 @@ def test_self_filter_scores_thresholds_and_writes_manifest_report_pictures(make_
 
     report = json.loads((run / out["report"]).read_text())
     assert out["report"].endswith("report_standin.json") and report["standin"] is True
-    assert report["score"] == "lpips_vgg_standin" and "fid_recon_all_standin" in report
+    assert report["score"] == "lpips_alex_standin" and "fid_recon_all_standin" in report
     assert report["kept"] == kept and report["floor"] == 17 and report["path"][0]["reason"] == "start"
     gt = report["ground_truth_outliers_standin"]
     truth = [json.loads(x) for x in (run / outs["demo_data"]["ground_truth"]).read_text().splitlines()]

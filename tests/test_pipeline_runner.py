@@ -112,7 +112,7 @@ def test_unknown_stage_and_missing_input(make_cfg):
 
 
 def test_demo_data_stage_skip_and_force(make_cfg):
-    cfg = make_cfg(["experiment=demo", "dataset.num_images=12", "dataset.resolution=32"])
+    cfg = make_cfg(["experiment=demo", "dataset.num_images=12", "dataset.resolution=32", "pipeline.stages=[demo_data]"])
     out = run_pipeline(cfg)
     run_dir = cfg.paths.run_dir
     done = json.load(open(f"{run_dir}/demo_data/done.json"))
@@ -126,13 +126,13 @@ def test_demo_data_stage_skip_and_force(make_cfg):
 
 
 def test_loader_settings_do_not_invalidate_the_dataset(make_cfg):
-    base = ["experiment=demo", "dataset.num_images=6", "dataset.resolution=32"]
+    base = ["experiment=demo", "dataset.num_images=6", "dataset.resolution=32", "pipeline.stages=[demo_data]"]
     cfg = make_cfg(base)
     run_pipeline(cfg)
     token = json.load(open(f"{cfg.paths.run_dir}/demo_data/done.json"))["token"]
     run_pipeline(make_cfg(base + ["dataset.datamodule.batch_size=4", "dataset.num_workers=1"]))
     assert json.load(open(f"{cfg.paths.run_dir}/demo_data/done.json"))["token"] == token
-    run_pipeline(make_cfg(base[:1] + ["dataset.num_images=7", "dataset.resolution=32"]))
+    run_pipeline(make_cfg([base[0], "dataset.num_images=7", *base[2:]]))
     assert json.load(open(f"{cfg.paths.run_dir}/demo_data/done.json"))["token"] != token
 
 

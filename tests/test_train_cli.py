@@ -17,7 +17,7 @@ def _train(cwd, *args: str) -> str:
 
 
 def test_demo_run_rerun_and_force(tmp_path):
-    small = ["experiment=demo", "dataset.num_images=16", "dataset.resolution=32", "hydra.job_logging.root.level=INFO"]
+    small = ["experiment=demo", "dataset.num_images=16", "dataset.image_size=32", "pipeline.stages=[demo_data]"]
     out = _train(tmp_path, *small)
     run_dir = tmp_path / "outputs" / "demo"
     assert "CONFIG" in out and "stage demo_data   running" in out
@@ -32,7 +32,7 @@ def test_demo_run_rerun_and_force(tmp_path):
 
 
 def test_multirun_one_directory_per_job(tmp_path):
-    _train(tmp_path, "-m", "experiment=demo", "dataset.num_images=5,7", "dataset.resolution=32")
+    _train(tmp_path, "-m", "experiment=demo", "dataset.num_images=5,7", "dataset.image_size=32", "pipeline.stages=[demo_data]")
     base = tmp_path / "outputs" / "demo" / "multirun"
     counts = sorted(json.loads((base / str(j) / "demo_data" / "info.json").read_text())["num_images"] for j in (0, 1))
     assert counts == [5, 7]

@@ -94,7 +94,7 @@ def run_demo_data(ctx: StageContext) -> dict[str, Any]:
     d = ctx.cfg.dataset
     if d.get("name") != "demo":
         raise ValueError(f"stage demo_data needs dataset=demo, but dataset.name is {d.get('name')!r}")
-    info = generate_demo_dataset(ctx.stage_dir, int(d.num_images), int(d.seed), int(d.resolution),
+    info = generate_demo_dataset(ctx.stage_dir, int(d.num_images), int(d.seed), int(d.get("image_size") or d.resolution),
                                  float(d.outlier_fraction), int(d.get("num_workers", 0)))
     log.info("demo data: %d images at %d² (%d outliers: %s) in %s", info["num_images"], info["resolution"],
              info["num_outliers"], info["outlier_kinds"], ctx.stage_dir)
