@@ -56,7 +56,7 @@ def test_missing_folder_is_a_clear_error(tmp_path):
 def test_ingest_stage_through_the_runner(photo_folder, make_cfg):
     from sdstylegan.pipeline.runner import run_pipeline
 
-    cfg = make_cfg(["dataset=folder", f"dataset.path={photo_folder}", "dataset.resolution=64"])
+    cfg = make_cfg(["dataset=folder", f"dataset.path={photo_folder}", "dataset.resolution=64", "pipeline.stages=[ingest]"])
     out = run_pipeline(cfg)
     assert out["ingest"]["num_images"] == 2
     assert out["ingest"]["status_counts"]["duplicate"] == 1
