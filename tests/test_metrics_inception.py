@@ -1,9 +1,5 @@
 """The FID Inception: weights through the one helper (file / URL on loopback), clear offline errors."""
 
-import functools
-import http.server
-import threading
-
 import pytest
 import torch
 
@@ -22,20 +18,6 @@ def random_weights(tmp_path_factory):
     path = tmp_path_factory.mktemp("w") / "weights-inception-test.pth"
     torch.save(net.state_dict(), path)
     return path
-
-
-@pytest.fixture
-def http_dir(tmp_path):
-    """A real HTTP server on 127.0.0.1 serving tmp_path/www."""
-    root = tmp_path / "www"
-    root.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *a, **k: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield root, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
 
 
 def test_local_weights_give_2048_features_and_tf1_resize(random_weights):

@@ -1,9 +1,5 @@
 """LPIPS: a distance (zero, symmetric, monotone in distortion), a loss (gradients), and its weights."""
 
-import functools
-import http.server
-import threading
-
 import pytest
 import torch
 
@@ -78,19 +74,6 @@ def test_bad_input(lpips):
 def test_unknown_net():
     with pytest.raises(ValueError, match="vgg"):
         LPIPS("resnet", pretrained=False)
-
-
-@pytest.fixture
-def http_dir(tmp_path):
-    root = tmp_path / "www"
-    root.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *a, **k: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield root, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
 
 
 def test_weights_from_files_and_urls(tmp_path, http_dir, monkeypatch):
