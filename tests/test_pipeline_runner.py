@@ -152,3 +152,11 @@ def test_extend_key_reenters_a_finished_stage_in_place(make_cfg):
     assert CALLS == [("a", True), ("b", False)]
     run_dir = cfg_with(20).paths.run_dir
     assert not (Path(run_dir) / "a.prev").exists()  # nothing moved aside
+
+
+def test_folder_made_by_another_rank_is_not_moved_aside(make_cfg):
+    cfg = _cfg(make_cfg, ["a"])
+    (Path(cfg.paths.run_dir) / "a").mkdir(parents=True)  # what a DDP rank > 0 does before rank 0 gets there
+    run_pipeline(cfg)
+    assert not (Path(cfg.paths.run_dir) / "a.prev").exists()
+    assert (Path(cfg.paths.run_dir) / "a" / "done.json").exists()

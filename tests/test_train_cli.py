@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 from conftest import ROOT
 
 
@@ -44,3 +45,13 @@ def test_unbuilt_stage_fails_at_start_with_its_name(tmp_path):
     assert proc.returncode != 0
     assert "stage 'future' is not built yet" in proc.stderr + proc.stdout
     assert not (tmp_path / "outputs" / "demo" / "demo_data").exists()  # failed before running anything
+
+
+@pytest.mark.slow
+def test_whole_demo_chain_under_two_process_ddp(tmp_path):
+    """Every stage of the demo under Lightning's DDP relaunch (2 gloo processes): no hang, no stray .prev."""
+    _train(tmp_path, "experiment=demo", "trainer=ddp_cpu", "dataset.num_images=96", "print_config=false")
+    run = tmp_path / "outputs" / "demo"
+    for stage in ("demo_data", "crop", "train_raw", "self_filter", "train", "cluster", "evaluate"):
+        assert (run / stage / "done.json").exists(), stage
+    assert not list(run.glob("*.prev"))

@@ -32,8 +32,12 @@ class FeatureStats:
 
 
 def stats_from_features(features: torch.Tensor) -> FeatureStats:
-    """Statistics of a feature matrix (N, D) in one go (used by tests and small sets)."""
-    acc = FeatureAccumulator(features.shape[1])
+    """Statistics of a feature matrix (N, D) in one go — local to this process, never synchronised.
+
+    (Under DDP a synchronising Metric here would wait for ranks that are not computing the same
+    thing, e.g. in rank-0-only stages such as self_filter's FID(kept, all).)
+    """
+    acc = FeatureAccumulator(features.shape[1], sync_on_compute=False)
     acc.update(features)
     return acc.compute()
 

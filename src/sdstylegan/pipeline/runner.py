@@ -91,7 +91,9 @@ def run_pipeline(cfg: DictConfig) -> dict[str, dict[str, Any]]:
         resume = unfinished or same  # `same` here: only `extend` keys changed → continue in place
         if same:
             log.info("stage %-11s extended: %s changed from %s", name, extend, done.get("extend"))
-        if is_zero and stage_dir.exists() and not resume:
+        # Only a folder with a previous attempt's record is moved aside: under DDP another rank of this
+        # very run may already have created the (empty) folder.
+        if is_zero and (done is not None or started is not None) and not resume:
             prev = run_dir / f"{name}.prev"
             if prev.exists():
                 shutil.rmtree(prev)
