@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from hydra.utils import get_method
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
+from sdstylegan import __version__
 from sdstylegan.pipeline.context import StageContext, StageNotBuiltError
 from sdstylegan.pipeline.fingerprint import fingerprint, select_config
 from sdstylegan.utils.io import read_json, write_json
@@ -53,7 +54,7 @@ def _resolve_stages(cfg: DictConfig) -> list[tuple[str, Any, list[str]]]:
         spec = registry[name]
         if not spec.get("fn"):
             raise StageNotBuiltError(
-                f"stage '{name}' is not built yet in sdstylegan {__import__('sdstylegan').__version__}; "
+                f"stage '{name}' is not built yet in sdstylegan {__version__}; "
                 f"remove it from pipeline.stages (now {stages}) or use a version that provides it"
             )
         try:
@@ -75,7 +76,8 @@ def run_pipeline(cfg: DictConfig) -> dict[str, dict[str, Any]]:
     upstream: list[str] = []  # done-tokens of the stages before, chained into each fingerprint
     for name, fn, keys, extend_keys in stages:
         stage_dir = run_dir / name
-        fp = fingerprint({"stage": name, "config": select_config(cfg, keys), "upstream": upstream})
+        selected = select_config(cfg, keys)
+        fp = fingerprint({"stage": name, "config": selected, "upstream": upstream})
         extend = select_config(cfg, extend_keys)
         done_path, started_path = stage_dir / "done.json", stage_dir / "started.json"
         done = read_json(done_path) if done_path.exists() else None
@@ -109,8 +111,7 @@ def run_pipeline(cfg: DictConfig) -> dict[str, dict[str, Any]]:
         outputs = fn(ctx) or {}
         token = uuid.uuid4().hex
         record = {"fingerprint": fp, "token": token, "outputs": outputs, "seconds": round(time.time() - t0, 3),
-                  "extend": extend,
-                  "config": OmegaConf.to_container(OmegaConf.create(select_config(cfg, keys)))}
+                  "extend": extend, "config": selected}
         if is_zero:
             write_json(done_path, record)
         log.info("stage %-11s done in %.1f s", name, record["seconds"])
