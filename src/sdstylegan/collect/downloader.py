@@ -24,7 +24,7 @@ from sdstylegan.collect.fetch import check_url, fetch_bytes, host_key
 from sdstylegan.collect.items import CollectItem
 from sdstylegan.collect.outcomes import INTERNAL_ERROR, LOCAL_READ_ERROR, TOO_LARGE, Outcome
 from sdstylegan.collect.store import ContentStore, resize_longer_side, sniff_extension
-from sdstylegan.collect.transport import ThreadSessions, TransportConfig
+from sdstylegan.collect.transport import ThreadSessions, TransportConfig, known_keys
 from sdstylegan.data.images import DEFAULT_MAX_PIXELS, ImageProblem, load_image_bytes
 
 
@@ -39,11 +39,7 @@ class ContentPolicy:
 
     @classmethod
     def from_config(cls, node: Any) -> ContentPolicy:
-        d = dict(node or {})
-        unknown = set(d) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"collect.content: unknown key(s) {sorted(unknown)}; known: {sorted(cls.__dataclass_fields__)}")
-        p = cls(**d)
+        p = cls(**known_keys(cls, node, "collect.content"))
         if int(p.max_bytes) < 1 or int(p.min_size) < 1 or int(p.max_pixels) < 1:
             raise ValueError("collect.content.max_bytes, min_size and max_pixels must be ≥ 1")
         if p.resize_longer_side is not None and int(p.resize_longer_side) < int(p.min_size):

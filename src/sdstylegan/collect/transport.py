@@ -24,6 +24,15 @@ DEFAULT_USER_AGENT = (
 )
 
 
+def known_keys(cls: type, node: Any, where: str) -> dict[str, Any]:
+    """`node` as a plain dict, refusing keys that are not fields of the dataclass `cls` (config `where`)."""
+    d = dict(node or {})
+    unknown = set(d) - set(cls.__dataclass_fields__)
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {sorted(unknown)}; known: {sorted(cls.__dataclass_fields__)}")
+    return d
+
+
 @dataclass
 class TransportConfig:
     """How URLs are fetched (config `collect.transport`)."""
@@ -44,10 +53,7 @@ class TransportConfig:
 
     @classmethod
     def from_config(cls, node: Any) -> TransportConfig:
-        d = dict(node or {})
-        unknown = set(d) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"collect.transport: unknown key(s) {sorted(unknown)}; known: {sorted(cls.__dataclass_fields__)}")
+        d = known_keys(cls, node, "collect.transport")
         if "retry_on_resume" in d:
             d["retry_on_resume"] = tuple(d["retry_on_resume"] or ())
         cfg = cls(**d)
