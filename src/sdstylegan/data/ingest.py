@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from sdstylegan.data.images import ImageProblem, load_image_file
+from sdstylegan.data.images import DEFAULT_MAX_PIXELS, ImageProblem, load_image_file
 from sdstylegan.data.manifest import OK, ManifestRecord, status_counts, write_manifest
 from sdstylegan.pipeline.context import StageContext
 from sdstylegan.utils.io import write_json
@@ -37,7 +37,7 @@ def build_folder_manifest(
     folder: str | Path,
     manifest_path: str | Path,
     min_size: int = 64,
-    max_pixels: int = 89_478_485,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
     num_workers: int = 4,
 ) -> tuple[list[ManifestRecord], Counter]:
     """Validate every image file under `folder` (recursively, sorted) and write the manifest."""
@@ -69,7 +69,7 @@ def run_ingest(ctx: StageContext) -> dict[str, Any]:
         raise ValueError("stage ingest needs dataset.path (a folder of photos), e.g. dataset=folder dataset.path=/data/mate")
     manifest = ctx.stage_dir / "manifest.jsonl"
     records, counts = build_folder_manifest(d.path, manifest, int(d.get("min_size", 64)),
-                                            int(d.get("max_pixels", 89_478_485)), int(d.get("num_workers", 4)))
+                                            int(d.get("max_pixels", DEFAULT_MAX_PIXELS)), int(d.get("num_workers", 4)))
     write_json(ctx.stage_dir / "summary.json", {"files": len(records), "status_counts": dict(counts)})
     skipped = {k: v for k, v in counts.items() if k != OK}
     log.info("ingest: %d files, %d usable; skipped %s", len(records), counts.get(OK, 0), skipped or "none")

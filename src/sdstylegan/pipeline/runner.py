@@ -36,7 +36,7 @@ log = get_logger(__name__)
 ALL_STAGES = ("demo_data", "ingest", "collect", "crop", "train_raw", "self_filter", "train", "cluster", "evaluate")
 
 
-def _resolve_stages(cfg: DictConfig) -> list[tuple[str, Any, list[str]]]:
+def _resolve_stages(cfg: DictConfig) -> list[tuple[str, Any, list[str], list[str]]]:
     """Check every listed stage before running any: known name, built implementation."""
     stages = list(cfg.pipeline.stages)
     registry = cfg.pipeline.registry
