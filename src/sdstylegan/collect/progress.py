@@ -78,11 +78,10 @@ class Progress:
 
     def __exit__(self, *exc: object) -> None:
         if self.enabled:
+            self._draw()
             if self.tty:
-                self.stream.write("\r" + self.line() + "\n")
+                self.stream.write("\n")
                 self.stream.flush()
-            else:
-                log.info(self.line())
 
 
 def summary_table(counts: Counter | dict[str, int], seconds: float | None = None, new_ok: int | None = None) -> str:

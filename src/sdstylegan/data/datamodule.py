@@ -8,6 +8,7 @@ DistributedSampler under DDP.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -109,7 +110,8 @@ class ManifestDataModule(pl.LightningDataModule):
     def predict_dataloader(self) -> DataLoader:
         """Every usable image once, in manifest order (no flip, no shuffle) — for scoring stages."""
         self.setup()
-        plain = ManifestImageDataset(self.manifest_path, self.resolution, xflip=False)
+        plain = copy.copy(self.dataset)  # same records, without reading the manifest again
+        plain.xflip = False
         return DataLoader(plain, batch_size=self.batch_size, shuffle=False, drop_last=False,
                           num_workers=self.num_workers, pin_memory=self.pin_memory and torch.cuda.is_available())
 
