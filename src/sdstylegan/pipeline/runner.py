@@ -33,8 +33,6 @@ from sdstylegan.utils.logging import get_logger, global_rank
 
 log = get_logger(__name__)
 
-ALL_STAGES = ("demo_data", "ingest", "collect", "crop", "train_raw", "self_filter", "train", "cluster", "evaluate")
-
 
 def _resolve_stages(cfg: DictConfig) -> list[tuple[str, Any, list[str], list[str]]]:
     """Check every listed stage before running any: known name, built implementation."""
