@@ -39,6 +39,7 @@ from sdstylegan.detect.corloc import corloc
 from sdstylegan.detect.crop import NO_OBJECT, CropPolicy, clip_box, crop_box, cut_square, reject_reason
 from sdstylegan.detect.detector import Detection, DetectionDataset, TokenCutDetector, collate_detections
 from sdstylegan.detect.visualize import Overlay, overlay_grid
+from sdstylegan.distill.records import load_ground_truth
 from sdstylegan.pipeline.context import StageContext
 from sdstylegan.utils.instantiate import instantiate_dict
 from sdstylegan.utils.io import atomic_open, read_json, write_json
@@ -229,9 +230,9 @@ def _merge(ctx: StageContext, records: list[ManifestRecord], root: Path, detecto
         "seconds": round(seconds, 3), "images_per_s": round(num_detected / seconds, 3) if seconds > 0 else None,
         "num_sdip_boxes": num_sdip,
     }
-    gt_rel = _latest_or_none(ctx, "ground_truth")
-    if gt_rel is not None:
-        summary |= _demo_corloc(ctx.path(gt_rel), out_records, standin)
+    truth = load_ground_truth(ctx)
+    if truth is not None:
+        summary |= _demo_corloc(truth, out_records, standin)
     if overlays:
         title = "STAND-IN backbone: random weights, boxes are meaningless" if standin else f"TokenCut ({detector.backbone.name})"
         grid = overlay_grid(overlays, title=title)
@@ -243,22 +244,9 @@ def _merge(ctx: StageContext, records: list[ManifestRecord], root: Path, detecto
              "".join(f", {k} {v:.3f}" for k, v in summary.items() if k.startswith("corloc")))
 
 
-def _latest_or_none(ctx: StageContext, key: str) -> Any:
-    for out in reversed(list(ctx.inputs.values())):
-        if key in out:
-            return out[key]
-    return None
-
-
-def _demo_corloc(gt_path: Path, records: list[ManifestRecord], standin: bool) -> dict[str, Any]:
+def _demo_corloc(truth: dict[str, dict[str, Any]], records: list[ManifestRecord], standin: bool) -> dict[str, Any]:
     """CorLoc of TokenCut's object boxes against the demo ground truth (images with at least one object)."""
-    gts: dict[str, list] = {}
-    with open(gt_path, encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                g = json.loads(line)
-                if g.get("boxes"):
-                    gts[g["id"]] = [sdip_to_xyxy(b) for b in g["boxes"]]
+    gts = {k: [sdip_to_xyxy(b) for b in g["boxes"]] for k, g in truth.items() if g.get("boxes")}
     preds = {r.id: sdip_to_xyxy(r.extra["detect_box"]) for r in records if r.extra.get("detect_box")}
     res = corloc(preds, gts)
     # Reference points: a detector that always answers the centred square / the whole image.
