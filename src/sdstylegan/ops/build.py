@@ -23,7 +23,7 @@ log = get_logger(__name__)
 
 CSRC = Path(__file__).resolve().parent / "csrc"
 SOURCES = ("ops.cpp", "upfirdn2d_kernel.cu", "bias_act_kernel.cu")
-HEADERS = ("upfirdn2d_core.h", "bias_act_core.h")
+HEADERS = ("sds_hd.h", "upfirdn2d_core.h", "bias_act_core.h")
 IMPLS = ("auto", "ref", "cuda")
 # Architectures compiled for when no GPU is visible to detect one (compile-only machines).
 DEFAULT_ARCH_LIST = "8.0;9.0"

@@ -4,13 +4,7 @@
 
 #include <cmath>
 
-#ifndef SDS_HD
-#ifdef __CUDACC__
-#define SDS_HD __host__ __device__ __forceinline__
-#else
-#define SDS_HD inline
-#endif
-#endif
+#include "sds_hd.h"
 
 constexpr double kSeluScale = 1.0507009873554805;
 constexpr double kSeluAlpha = 1.6732632423543772;

@@ -2,13 +2,7 @@
 // (host_check.cpp), so the index arithmetic is tested on machines without a GPU.
 #pragma once
 
-#ifndef SDS_HD
-#ifdef __CUDACC__
-#define SDS_HD __host__ __device__ __forceinline__
-#else
-#define SDS_HD inline
-#endif
-#endif
+#include "sds_hd.h"
 
 // Sum over the filter taps that land on real (not zero-inserted) input samples; the caller applies gain.
 // xp points at one (n, c) plane of in_h × in_w samples; f is fh × fw, row-major float32.
