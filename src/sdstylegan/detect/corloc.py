@@ -102,21 +102,11 @@ def read_coco20k(images_dir: str | Path, annotations: str | Path, filenames: str
 def evaluate(items: Sequence[tuple[Path, list[Box]]], detector: Any, max_side: int | None = None,
              batch_size: int = 1, num_workers: int = 2, limit: int | None = None) -> CorLocResult:
     """Run `detector` (a TokenCutDetector, on its device) over `items` and score CorLoc."""
-    import torch
-    from torch.utils.data import DataLoader
-
-    from sdstylegan.detect.detector import Detection, DetectionDataset, collate_detections
+    from sdstylegan.detect.detector import Detection
 
     items = list(items)[:limit] if limit else list(items)
-    ds = DetectionDataset([p for p, _ in items], detector.patch_size, max_side)
-    loader = DataLoader(ds, batch_size=batch_size, num_workers=num_workers, collate_fn=collate_detections)
-    preds: dict[int, Box] = {}
-    detector.eval()
-    with torch.no_grad():
-        for batch in loader:
-            for det in detector.predict_step(batch):
-                if isinstance(det, Detection):
-                    preds[det.index] = det.box
+    found = detector.detect([p for p, _ in items], max_side, batch_size, num_workers)
+    preds = {det.index: det.box for det in found if isinstance(det, Detection)}
     return corloc(preds, {i: boxes for i, (_, boxes) in enumerate(items)})
 
 

@@ -19,7 +19,7 @@ import pytorch_lightning as pl
 import torch
 from PIL import Image
 from torch import nn
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset
 
 from sdstylegan.data.images import DEFAULT_MAX_PIXELS, LoadedImage, load_image_file
 from sdstylegan.detect.backbone import patch_box_to_pixels, preprocess
@@ -110,11 +110,12 @@ class TokenCutDetector(pl.LightningModule):
 
     @torch.no_grad()
     def detect(self, images: Sequence[str | Path | Image.Image], max_side: int | None = 480,
-               batch_size: int = 8) -> list[Detection | dict]:
+               batch_size: int = 8, num_workers: int = 0) -> list[Detection | dict]:
         """Detect on a list of images in this process (no Trainer); errors come back as {'error': ...}."""
         ds = DetectionDataset(images, self.patch_size, max_side)
+        loader = DataLoader(ds, batch_size=batch_size, num_workers=num_workers, collate_fn=collate_detections)
         self.eval()
         found: list[Detection | dict] = []
-        for start in range(0, len(ds), batch_size):
-            found += self.predict_step(collate_detections([ds[i] for i in range(start, min(start + batch_size, len(ds)))]))
+        for batch in loader:
+            found += self.predict_step(batch)
         return found
