@@ -54,6 +54,8 @@ class TransportConfig:
     @classmethod
     def from_config(cls, node: Any) -> TransportConfig:
         d = known_keys(cls, node, "collect.transport")
+        if d.get("user_agent") is None:  # the config's null: DEFAULT_USER_AGENT, which follows the version
+            d.pop("user_agent", None)
         if "retry_on_resume" in d:
             d["retry_on_resume"] = tuple(d["retry_on_resume"] or ())
         cfg = cls(**d)
