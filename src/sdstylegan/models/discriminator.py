@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from sdstylegan.models.layers import Conv2dLayer, FullyConnected, check_image
-from sdstylegan.models.synthesis import MIXED_DTYPES, block_channels, check_resolution
+from sdstylegan.models.synthesis import block_channels, check_resolution, fp16_resolution, mixed_dtype
 
 
 class DiscriminatorBlock(nn.Module):
@@ -34,7 +34,7 @@ class DiscriminatorBlock(nn.Module):
     ) -> None:
         super().__init__()
         self.in_channels, self.use_fp16 = in_channels, use_fp16
-        self.mixed_dtype = MIXED_DTYPES[mixed_precision]
+        self.mixed_dtype = mixed_dtype(mixed_precision)
         conv = dict(activation="lrelu", conv_clamp=conv_clamp, resample_filter=resample_filter)
         self.fromrgb = Conv2dLayer(img_channels, tmp_channels, 1, **conv) if in_channels == 0 else None
         self.conv0 = Conv2dLayer(tmp_channels, tmp_channels, 3, **conv)
@@ -133,10 +133,7 @@ class Discriminator(nn.Module):
         log2 = check_resolution(img_resolution)
         if img_resolution < 8:
             raise ValueError(f"the discriminator needs img_resolution >= 8, got {img_resolution}")
-        if mixed_precision not in MIXED_DTYPES:
-            raise ValueError(
-                f"mixed_precision must be one of {sorted(MIXED_DTYPES)}, got {mixed_precision!r}"
-            )
+        mixed_dtype(mixed_precision)
         resample_filter = [float(v) for v in resample_filter]
         self.init_kwargs = dict(
             img_resolution=img_resolution, img_channels=img_channels, channel_base=channel_base,
@@ -147,7 +144,7 @@ class Discriminator(nn.Module):
         self.img_resolution, self.img_channels = img_resolution, img_channels
         self.block_resolutions = [2**i for i in range(log2, 2, -1)]
         channels = block_channels(self.block_resolutions + [4], channel_base, channel_max)
-        fp16_resolution = max(2 ** (log2 + 1 - num_fp16_res), 8) if num_fp16_res > 0 else img_resolution * 2
+        fp16_res = fp16_resolution(img_resolution, num_fp16_res)
         self.blocks = nn.ModuleDict()
         for res in self.block_resolutions:
             self.blocks[f"b{res}"] = DiscriminatorBlock(
@@ -155,7 +152,7 @@ class Discriminator(nn.Module):
                 channels[res],
                 channels[res // 2],
                 img_channels=img_channels,
-                use_fp16=res >= fp16_resolution,
+                use_fp16=res >= fp16_res,
                 mixed_precision=mixed_precision,
                 conv_clamp=conv_clamp,
                 resample_filter=resample_filter,

@@ -30,6 +30,21 @@ def check_resolution(resolution: int) -> int:
     return int(np.log2(resolution))
 
 
+def mixed_dtype(mixed_precision: str) -> torch.dtype:
+    """The reduced-precision dtype named by `mixed_precision` ("float16" or "bfloat16")."""
+    if mixed_precision not in MIXED_DTYPES:
+        raise ValueError(f"mixed_precision must be one of {sorted(MIXED_DTYPES)}, got {mixed_precision!r}")
+    return MIXED_DTYPES[mixed_precision]
+
+
+def fp16_resolution(img_resolution: int, num_fp16_res: int) -> int:
+    """Lowest resolution run in reduced precision: the `num_fp16_res` highest ones, never below 8; with
+    num_fp16_res = 0 a resolution above img_resolution, so none is."""
+    if num_fp16_res <= 0:
+        return img_resolution * 2
+    return max(2 ** (check_resolution(img_resolution) + 1 - num_fp16_res), 8)
+
+
 class SynthesisLayer(nn.Module):
     """Modulated conv (optionally upsampling ×2) + noise + bias + lrelu."""
 
@@ -127,7 +142,7 @@ class SynthesisBlock(nn.Module):
     ) -> None:
         super().__init__()
         self.in_channels, self.resolution, self.use_fp16 = in_channels, resolution, use_fp16
-        self.mixed_dtype = MIXED_DTYPES[mixed_precision]
+        self.mixed_dtype = mixed_dtype(mixed_precision)
         self.register_buffer("resample_filter", setup_filter(list(resample_filter)))
         layer = dict(w_dim=w_dim, resolution=resolution, resample_filter=resample_filter, use_noise=use_noise)
         if in_channels == 0:
@@ -188,14 +203,11 @@ class SynthesisNetwork(nn.Module):
     ) -> None:
         super().__init__()
         log2 = check_resolution(img_resolution)
-        if mixed_precision not in MIXED_DTYPES:
-            raise ValueError(
-                f"mixed_precision must be one of {sorted(MIXED_DTYPES)}, got {mixed_precision!r}"
-            )
+        mixed_dtype(mixed_precision)
         self.w_dim, self.img_resolution, self.img_channels = w_dim, img_resolution, img_channels
         self.block_resolutions = [2**i for i in range(2, log2 + 1)]
         channels = block_channels(self.block_resolutions, channel_base, channel_max)
-        fp16_resolution = max(2 ** (log2 + 1 - num_fp16_res), 8) if num_fp16_res > 0 else img_resolution * 2
+        fp16_res = fp16_resolution(img_resolution, num_fp16_res)
         self.blocks = nn.ModuleDict()
         self.num_ws = 0
         for res in self.block_resolutions:
@@ -205,7 +217,7 @@ class SynthesisNetwork(nn.Module):
                 w_dim=w_dim,
                 resolution=res,
                 img_channels=img_channels,
-                use_fp16=res >= fp16_resolution,
+                use_fp16=res >= fp16_res,
                 mixed_precision=mixed_precision,
                 conv_clamp=conv_clamp,
                 resample_filter=resample_filter,
