@@ -170,11 +170,13 @@ def _scale_box(box: tuple[int, int, int, int], resolution: int) -> tuple[int, in
     return (int(np.floor(x0)), int(np.floor(y0)), min(int(np.ceil(x1)), resolution), min(int(np.ceil(y1)), resolution))
 
 
-def _gourd_scene(rng: np.random.Generator, resolution: int, n: int, modes: list[int]) -> tuple[np.ndarray, list]:
+def _gourd_scene(rng: np.random.Generator, resolution: int, modes: list[int]) -> tuple[np.ndarray, list]:
+    """One gourd per entry of `modes` on a background; their boxes in output pixels."""
     size = resolution * _SS
+    n = len(modes)
     canvas = _background(rng, size)
     boxes = []
-    for m in modes[:n]:
+    for m in modes:
         # Height s, kept inside the frame with the straw (which reaches ≈ 0.85 s above the centre).
         s = rng.uniform(0.35, 0.65) * size if n == 1 else rng.uniform(0.22, 0.4) * size
         cx = rng.uniform(0.45 * s, size - 0.45 * s)
@@ -212,18 +214,18 @@ def render_demo_image(seed: int, index: int, resolution: int = 128, outlier_frac
     is_outlier = rng.random() < outlier_fraction
     mode = int(rng.integers(len(MODES)))
     if not is_outlier:
-        canvas, boxes = _gourd_scene(rng, resolution, 1, [mode])
+        canvas, boxes = _gourd_scene(rng, resolution, [mode])
         return DemoImage(_finish(rng, canvas, resolution), boxes, mode, None)
     kind = OUTLIER_KINDS[int(rng.integers(len(OUTLIER_KINDS)))]
     if kind == "no_subject":
         return DemoImage(_finish(rng, _background(rng, resolution * _SS), resolution), [], None, kind)
     if kind == "multi_subject":
         n = int(rng.integers(2, 5))
-        canvas, boxes = _gourd_scene(rng, resolution, n, [int(m) for m in rng.integers(len(MODES), size=n)])
+        canvas, boxes = _gourd_scene(rng, resolution, [int(m) for m in rng.integers(len(MODES), size=n)])
         return DemoImage(_finish(rng, canvas, resolution), boxes, None, kind)
     if kind == "graphic":
         return DemoImage(_graphic(rng, resolution), [], None, kind)
-    canvas, boxes = _gourd_scene(rng, resolution, 1, [mode])
+    canvas, boxes = _gourd_scene(rng, resolution, [mode])
     img = _finish(rng, canvas, resolution)
     if rng.random() < 0.5:
         img = img.filter(ImageFilter.GaussianBlur(radius=rng.uniform(0.04, 0.08) * resolution))
