@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from sdstylegan.data.images import DEFAULT_MAX_PIXELS, LoadedImage, load_image_file
 from sdstylegan.detect.backbone import patch_box_to_pixels, preprocess
-from sdstylegan.detect.tokencut import SOLVERS, ncut
+from sdstylegan.detect.tokencut import check_solver, ncut
 
 
 @dataclass
@@ -76,8 +76,7 @@ class TokenCutDetector(pl.LightningModule):
     def __init__(self, backbone: nn.Module, tau: float = 0.2, eps: float = 1e-5, solver: str = "auto",
                  gap_tol: float = 1e-9):
         super().__init__()
-        if solver not in SOLVERS:
-            raise ValueError(f"detector.solver must be one of {SOLVERS}, got {solver!r}")
+        check_solver(solver)
         if not 0.0 < eps <= 1.0:
             raise ValueError(f"detector.eps must lie in (0, 1], got {eps}")
         self.backbone = backbone

@@ -39,6 +39,12 @@ SOLVERS = ("auto", "lanczos", "torch", "dense")
 SMALL_N = 64  # below this a full dense eigendecomposition is cheaper than Lanczos
 
 
+def check_solver(solver: str) -> None:
+    """Raise a clear error for a `detector.solver` that is not one of `SOLVERS`."""
+    if solver not in SOLVERS:
+        raise ValueError(f"detector.solver must be one of {SOLVERS}, got {solver!r}")
+
+
 @dataclass
 class NcutResult:
     """One image's cut: foreground component, its box in patch units, and the oriented eigenvector."""
@@ -197,8 +203,7 @@ def ncut_graph(
     a = np.asarray(a, dtype=np.float64)
     if a.shape != (h * w, h * w):
         raise ValueError(f"affinity of shape {a.shape} does not match a {h}x{w} grid")
-    if solver not in SOLVERS:
-        raise ValueError(f"detector.solver must be one of {SOLVERS}, got {solver!r}")
+    check_solver(solver)
     return _cut(a, None, 0.0, (h, w), solver, gap_tol)
 
 
@@ -217,8 +222,7 @@ def ncut_binary(
     edges = np.asarray(edges, dtype=bool)
     if edges.shape != (h * w, h * w):
         raise ValueError(f"graph of shape {edges.shape} does not match a {h}x{w} grid")
-    if solver not in SOLVERS:
-        raise ValueError(f"detector.solver must be one of {SOLVERS}, got {solver!r}")
+    check_solver(solver)
     return _cut(None, edges, float(eps), (h, w), solver, gap_tol)
 
 
@@ -249,8 +253,7 @@ def ncut(
     `solver`: "auto" (batched torch eigh for CUDA tensors, Lanczos on the CPU), "lanczos", "torch" or
     "dense" (the published generalised solve). All give the same partitions on non-degenerate graphs.
     """
-    if solver not in SOLVERS:
-        raise ValueError(f"detector.solver must be one of {SOLVERS}, got {solver!r}")
+    check_solver(solver)
     f = torch.as_tensor(feats)
     single = f.ndim == 2
     if single:
