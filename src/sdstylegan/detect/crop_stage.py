@@ -54,8 +54,7 @@ UNREADABLE = "unreadable"
 def build_detector(cfg: DictConfig) -> TokenCutDetector:
     """`TokenCutDetector` from the `detector` config group (backbone is a `_target_` node)."""
     backbone = hydra.utils.instantiate(cfg.backbone)
-    return TokenCutDetector(backbone, tau=cfg.tau, eps=cfg.eps, solver=cfg.get("solver", "auto"),
-                            gap_tol=cfg.get("gap_tol", 1e-9))
+    return TokenCutDetector(backbone, tau=cfg.tau, eps=cfg.eps, solver=cfg.solver, gap_tol=cfg.gap_tol)
 
 
 def crop_one(det: Detection, path: Path, policy: CropPolicy, resolution: int, crop_file: Path) -> dict[str, Any]:
