@@ -10,9 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sdstylegan.data.images import EMPTY, NOT_IMAGE, TOO_LARGE, TOO_SMALL, TRUNCATED, UNREADABLE
-from sdstylegan.data.manifest import OK
+from sdstylegan.data.manifest import DUPLICATE, OK
 
-DUPLICATE = "duplicate"          # same bytes as an earlier URL: stored once, under the first URL's record
 DUPLICATE_URL = "duplicate_url"  # the same URL listed twice in the input
 BAD_SCHEME = "bad_scheme"        # not http/https (also a redirect to another scheme)
 BAD_URL = "bad_url"              # unparsable, no host

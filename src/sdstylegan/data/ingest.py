@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sdstylegan.data.images import DEFAULT_MAX_PIXELS, ImageProblem, load_image_file
-from sdstylegan.data.manifest import OK, ManifestRecord, status_counts, write_manifest
+from sdstylegan.data.manifest import DUPLICATE, OK, ManifestRecord, status_counts, write_manifest
 from sdstylegan.pipeline.context import StageContext
 from sdstylegan.utils.io import write_json
 from sdstylegan.utils.logging import get_logger
@@ -21,7 +21,6 @@ from sdstylegan.utils.logging import get_logger
 log = get_logger(__name__)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
-DUPLICATE = "duplicate"
 
 
 def _validate(path: Path, min_size: int, max_pixels: int) -> ManifestRecord:

@@ -19,6 +19,7 @@ from typing import Any
 from sdstylegan.utils.io import atomic_open
 
 OK = "ok"
+DUPLICATE = "duplicate"  # same bytes as an earlier record (ingest, collect): kept once, under the first
 
 
 @dataclass
