@@ -152,21 +152,3 @@ def test_ddp_ranks_share_the_work_and_agree_with_one_process(cfg, tmp_path):
     assert out[0] == out[1]
     assert out[0] == pytest.approx(single, rel=1e-6, abs=1e-9)
 
-
-def test_image_set_stats_keeps_loader_order_for_subset_distances(cfg):
-    from sdstylegan.metrics.evaluate import image_set_stats
-    from sdstylegan.metrics.features import stats_from_features
-    from sdstylegan.metrics.frechet import frechet_distance
-
-    images = torch.cat([squares(60, seed=0), torch.randint(0, 256, (60, 3, 32, 32), dtype=torch.uint8)])
-    all_stats, ext = image_set_stats(CountingLoader(images), OmegaConf.merge(cfg, {"real_max": 50}))
-    assert all_stats.count == 120 and ext.label == "standin_cnn_standin"  # every image, whatever real_max
-    first, _ = image_set_stats(CountingLoader(images[:60]), cfg)
-    assert torch.allclose(all_stats.features[:60], first.features)  # rows in loader order
-    squares_only = stats_from_features(all_stats.features[:60])
-    noise_only = stats_from_features(all_stats.features[60:])
-    d_sq = frechet_distance(squares_only.mu, squares_only.sigma, all_stats.mu, all_stats.sigma)
-    d_sq_noise = frechet_distance(squares_only.mu, squares_only.sigma, noise_only.mu, noise_only.sigma)
-    assert 0 < d_sq < d_sq_noise
-    with pytest.raises(ValueError, match="space"):
-        image_set_stats(CountingLoader(images), cfg, space="vgg")

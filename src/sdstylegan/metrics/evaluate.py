@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from sdstylegan.metrics.extractors import FeatureExtractor
 from sdstylegan.metrics.features import FeatureAccumulator, FeatureStats
@@ -255,26 +255,3 @@ def generator_metrics(
     suite = MetricSuite(cfg_metrics, device=device)
     return suite.evaluate(sample_fn, real_loader, num_samples=num_samples, cache_key=cache_key).values
 
-
-def image_set_stats(
-    loader: Iterable,
-    cfg_metrics: DictConfig,
-    space: str = "inception",
-    resolution: int | None = None,
-    cache_key: str | None = None,
-    device: torch.device | str | None = None,
-) -> tuple[FeatureStats, FeatureExtractor]:
-    """Features of every image `loader` yields (in order; `real_max` does not apply) in one feature space.
-
-    For distances between image sets that are not generator samples — e.g. SDIP's FID(kept, all):
-    `all = image_set_stats(loader, cfg)[0]; kept = stats_from_features(all.features[mask])`, then
-    `frechet_distance(kept.mu, kept.sigma, all.mu, all.sigma)`. Cached like real statistics when
-    both `cache_key` and `resolution` are given. The extractor is returned for its `label`.
-    """
-    compute = {"inception": ["fid"], "dino": ["fd_dino"]}
-    if space not in compute:
-        raise ValueError(f"space must be one of {list(compute)}, got {space!r}")
-    # real_max off: row i must be image i, so a mask over the whole set indexes the rows
-    suite = MetricSuite(OmegaConf.merge(cfg_metrics, {"compute": compute[space], "real_max": None}), device=device)
-    stats = suite.real_stats(loader, resolution, cache_key)[space]
-    return stats, suite.extractors[space]
