@@ -28,13 +28,12 @@ import torch
 from PIL import Image
 from torch import nn
 
+from sdstylegan.metrics.images import IMAGENET_MEAN, IMAGENET_STD
 from sdstylegan.utils.logging import get_logger
 from sdstylegan.utils.weights import create_timm_model, load_state_dict
 
 log = get_logger(__name__)
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 DINO_URLS = {  # official DINO releases (Caron et al. 2021), for the error hint
     "vit_small_patch16_224.dino": "https://dl.fbaipublicfiles.com/dino/dino_deitsmall16_pretrain/dino_deitsmall16_pretrain.pth",
     "vit_small_patch8_224.dino": "https://dl.fbaipublicfiles.com/dino/dino_deitsmall8_pretrain/dino_deitsmall8_pretrain.pth",

@@ -14,11 +14,9 @@ import torch
 import torch.nn.functional as F
 
 from sdstylegan.metrics.extractors import FeatureExtractor, state_fingerprint
-from sdstylegan.metrics.images import uint8_to_unit
+from sdstylegan.metrics.images import IMAGENET_MEAN, IMAGENET_STD, uint8_to_unit
 from sdstylegan.utils.weights import create_timm_model
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 CONFIG_KEY = "metrics.dino.weights"
 
 

@@ -13,6 +13,9 @@ import torch
 
 # A generator's raw output overshoots [-1, 1] a little; beyond this it is not a [-1, 1] image.
 FLOAT_LIMIT = 2.0
+# ImageNet normalisation of [0, 1] RGB (DINO, timm ViTs).
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class ImageFormatError(ValueError):
