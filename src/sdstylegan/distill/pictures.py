@@ -44,18 +44,22 @@ def score_histogram(scores: torch.Tensor, theta: float, bins: int = 50, size: tu
     return img
 
 
-def grid(images: torch.Tensor, cols: int | None = None) -> Image.Image:
-    """NCHW float images in [-1, 1] → one RGB picture, `cols` per row (√N by default)."""
+def image_grid(images: torch.Tensor, cols: int | None = None) -> Image.Image:
+    """NCHW float images in [-1, 1] → one picture (greyscale for one channel), `cols` per row (√N by default)."""
     n, c, h, w = images.shape
     cols = cols or max(1, math.ceil(math.sqrt(n)))
     rows = math.ceil(n / cols)
     x = ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    x = x.expand(-1, 3, -1, -1) if c == 1 else x
-    canvas = torch.zeros(3, rows * h, cols * w, dtype=torch.uint8)
+    canvas = torch.zeros(c, rows * h, cols * w, dtype=torch.uint8)
     for i in range(n):
         r, q = divmod(i, cols)
         canvas[:, r * h:(r + 1) * h, q * w:(q + 1) * w] = x[i]
-    return Image.fromarray(canvas.permute(1, 2, 0).numpy())
+    return Image.fromarray(canvas[0].numpy() if c == 1 else canvas.permute(1, 2, 0).numpy())
+
+
+def grid(images: torch.Tensor, cols: int | None = None) -> Image.Image:
+    """`image_grid` as an RGB picture (one channel repeated)."""
+    return image_grid(images, cols).convert("RGB")
 
 
 def pair_grid(pairs: list[tuple[torch.Tensor, torch.Tensor]], per_row: int = 4) -> Image.Image:

@@ -13,13 +13,13 @@ import math
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytorch_lightning as pl
 import torch
-from PIL import Image
+from omegaconf import OmegaConf
 from pytorch_lightning.callbacks import Checkpoint
 from torch.utils.data import DataLoader, Subset
 
+from sdstylegan.distill.pictures import image_grid, save_png
 from sdstylegan.training.checkpoint import BEST, CHECKPOINT_DIR, LAST
 from sdstylegan.utils.io import atomic_open
 from sdstylegan.utils.logging import get_logger
@@ -34,19 +34,6 @@ def crossed(every_kimg: float | None, module: pl.LightningModule) -> bool:
     step = float(every_kimg) * 1000
     cur = int(module.cur_nimg)
     return math.floor(cur / step) != math.floor((cur - module.batch_size) / step)
-
-
-def image_grid(images: torch.Tensor, cols: int | None = None) -> Image.Image:
-    """NCHW float images in [-1, 1] → one RGB PIL image, `cols` per row (√N by default)."""
-    n, c, h, w = images.shape
-    cols = cols or max(1, int(math.ceil(math.sqrt(n))))
-    rows = int(math.ceil(n / cols))
-    x = ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).numpy()
-    grid = np.zeros((rows * h, cols * w, c), dtype=np.uint8)
-    for i in range(n):
-        r, q = divmod(i, cols)
-        grid[r * h:(r + 1) * h, q * w:(q + 1) * w] = x[i].transpose(1, 2, 0)
-    return Image.fromarray(grid[:, :, 0] if c == 1 else grid)
 
 
 @torch.no_grad()
@@ -115,8 +102,7 @@ class SampleGrid(pl.Callback):
         for psi in self.psis:
             grid = image_grid(fixed_samples(G, z, psi))
             path = self.dirpath(trainer) / f"kimg{module.kimg:09.3f}_psi{psi:g}.png"
-            with atomic_open(path, "wb") as f:
-                grid.save(f, format="PNG")
+            save_png(grid, path)
             self.written.append(str(path))
             for logger in trainer.loggers:
                 if hasattr(logger, "log_image"):
@@ -140,7 +126,8 @@ class GeneratorMetrics(pl.Callback):
 
     def __init__(self, every_kimg: float | None = 50, num_samples: int | None = None,
                  metrics: dict[str, Any] | None = None, batch: int = 32, seed: int = 123):
-        self.every_kimg, self.num_samples, self.cfg = every_kimg, num_samples, metrics or {}
+        self.every_kimg, self.num_samples = every_kimg, num_samples
+        self.cfg = metrics if OmegaConf.is_config(metrics) else OmegaConf.create(metrics or {})
         self.batch, self.seed = int(batch), int(seed)
 
     def setup(self, trainer: pl.Trainer, module: pl.LightningModule, stage: str) -> None:
@@ -149,14 +136,12 @@ class GeneratorMetrics(pl.Callback):
             return
         off = "set training.callbacks.metrics.every_kimg=null to train without FID"
         try:
-            from omegaconf import OmegaConf
-
             from sdstylegan.metrics.evaluate import MetricSuite
         except ImportError as e:
             raise RuntimeError(f"training.callbacks.metrics.every_kimg={self.every_kimg} needs "
                                f"sdstylegan.metrics.evaluate ({e}); {off}") from e
         try:
-            MetricSuite(self.cfg if OmegaConf.is_config(self.cfg) else OmegaConf.create(self.cfg), device="cpu")
+            MetricSuite(self.cfg, device="cpu")
         except Exception as e:
             raise RuntimeError(
                 f"FID during training (every {self.every_kimg} kimg) cannot build its feature extractors: {e}\n"
@@ -172,8 +157,6 @@ class GeneratorMetrics(pl.Callback):
 
     def compute(self, trainer: pl.Trainer, module: pl.LightningModule) -> dict[str, float]:
         """Every rank generates its share (seed offset by rank); the metrics code combines the statistics."""
-        from omegaconf import OmegaConf
-
         from sdstylegan.metrics.evaluate import generator_metrics
 
         G = module.G_ema
@@ -187,8 +170,7 @@ class GeneratorMetrics(pl.Callback):
         data = trainer.datamodule
         manifest = str(getattr(getattr(data, "inner", data), "manifest_path", ""))
         key = hashlib.sha256(f"{manifest}|{module.resolution}".encode()).hexdigest()[:16]
-        cfg = self.cfg if OmegaConf.is_config(self.cfg) else OmegaConf.create(self.cfg)
-        return generator_metrics(sample_fn, self.real_loader(trainer), cfg, num_samples=self.num_samples,
+        return generator_metrics(sample_fn, self.real_loader(trainer), self.cfg, num_samples=self.num_samples,
                                  cache_key=f"train-{key}", device=module.device)
 
     def on_train_batch_end(self, trainer: pl.Trainer, module: pl.LightningModule, *args: Any) -> None:
