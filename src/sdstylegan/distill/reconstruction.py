@@ -15,13 +15,14 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from sdstylegan.distill.truncation import broadcast_ws
 from sdstylegan.metrics.images import to_uint8
 
 
 def reconstruct(G: nn.Module, E: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """G(E(x)) for float images in [-1, 1] (constant noise; w broadcast to every layer if E gives one w)."""
     w = E(x)
-    ws = w.unsqueeze(1).expand(-1, G.num_ws, -1) if w.ndim == 2 else w
+    ws = broadcast_ws(G, w)
     if ws.shape[1:] != (G.num_ws, G.w_dim):
         raise ValueError(f"encoder output {tuple(w.shape)} does not fit the generator (num_ws={G.num_ws}, "
                          f"w_dim={G.w_dim}); were G and E trained together (train_raw)?")

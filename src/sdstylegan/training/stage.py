@@ -140,8 +140,4 @@ def run_train_raw(ctx: StageContext) -> dict[str, Any]:
 
 def run_train(ctx: StageContext) -> dict[str, Any]:
     """Stage `train`: G (ADA) on the current manifest; E only if `training.encoder.enabled`."""
-    return train_generator(ctx, encoder=bool(cfg_get(ctx.cfg, "training.encoder.enabled", False)))
-
-
-def cfg_get(cfg: DictConfig, key: str, default: Any) -> Any:
-    return OmegaConf.select(cfg, key, default=default)
+    return train_generator(ctx, encoder=bool(OmegaConf.select(ctx.cfg, "training.encoder.enabled", default=False)))
