@@ -97,10 +97,8 @@ class StyleGAN2Module(pl.LightningModule):
         if self.batch_gpu and (per_rank % int(self.batch_gpu)):
             raise ValueError(f"per-GPU batch {per_rank} (training.batch_size / {world} processes) is not a "
                              f"multiple of training.batch_gpu={self.batch_gpu}")
-        if self.loss.lpips is not None:
-            self.loss.lpips.to(self.device)
 
-    def on_fit_start(self) -> None:
+    def on_fit_start(self) -> None:  # the frozen LPIPS is no submodule: follow the module to its device
         if self.loss.lpips is not None:
             self.loss.lpips.to(self.device)
 
