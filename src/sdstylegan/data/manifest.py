@@ -117,6 +117,16 @@ class ManifestAppender:
         self.close()
 
 
+def rebase_path(path: str | None, old_root: str | Path, new_root: str | Path) -> str | None:
+    """A manifest path relative to `old_root` (or absolute, kept) → relative to `new_root`.
+
+    Stages that write a new manifest in their own folder use it so `orig_path`/`crop_path` stay valid.
+    """
+    if path is None or os.path.isabs(path):
+        return path
+    return os.path.relpath((Path(old_root) / path).resolve(), Path(new_root).resolve())
+
+
 def status_counts(records: Iterable[ManifestRecord]) -> Counter:
     """How many records ended with each status (`ok` or a skip reason)."""
     return Counter(r.status for r in records)

@@ -18,7 +18,6 @@ images already in `predictions/` are not detected again.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections import Counter
 from pathlib import Path
@@ -33,7 +32,14 @@ from tqdm.auto import tqdm
 
 from sdstylegan.data.boxes import sdip_to_xyxy, xyxy_to_sdip
 from sdstylegan.data.images import LoadedImage, load_image_file, to_rgb
-from sdstylegan.data.manifest import OK, ManifestRecord, read_manifest, status_counts, write_manifest
+from sdstylegan.data.manifest import (
+    OK,
+    ManifestRecord,
+    read_manifest,
+    rebase_path,
+    status_counts,
+    write_manifest,
+)
 from sdstylegan.data.sdip_json import export_sdip_json
 from sdstylegan.detect.corloc import corloc
 from sdstylegan.detect.crop import NO_OBJECT, CropPolicy, clip_box, crop_box, cut_square, reject_reason
@@ -156,13 +162,6 @@ def _read_predictions(stage_dir: Path) -> dict[int, dict[str, Any]]:
     return rows
 
 
-def _rebase(path: str | None, old_root: Path, new_root: Path) -> str | None:
-    """A manifest path relative to `old_root` (or absolute) → relative to `new_root`."""
-    if path is None or os.path.isabs(path):
-        return path
-    return os.path.relpath((old_root / path).resolve(), new_root.resolve())
-
-
 def run_crop(ctx: StageContext) -> dict[str, Any]:
     """Pipeline stage `crop`: see the module docstring."""
     cfg, dcfg = ctx.cfg, ctx.cfg.detector
@@ -206,8 +205,8 @@ def _merge(ctx: StageContext, records: list[ManifestRecord], root: Path, detecto
     out_records = []
     for k, rec in enumerate(records):
         d = rec.to_dict()
-        d["orig_path"] = _rebase(d.get("orig_path"), root, ctx.stage_dir)
-        d["crop_path"] = _rebase(d.get("crop_path"), root, ctx.stage_dir)
+        d["orig_path"] = rebase_path(d.get("orig_path"), root, ctx.stage_dir)
+        d["crop_path"] = rebase_path(d.get("crop_path"), root, ctx.stage_dir)
         row = rows.get(k)
         if rec.status == OK:
             if row is None:

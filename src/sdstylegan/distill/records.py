@@ -11,20 +11,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from sdstylegan.data.manifest import ManifestRecord, write_manifest
+from sdstylegan.data.manifest import ManifestRecord, rebase_path, write_manifest
 from sdstylegan.pipeline.context import MissingInputError, StageContext
-
-
-def _rebase(path: str | None, old_root: Path, new_root: Path) -> str | None:
-    if path is None or os.path.isabs(path):
-        return path
-    return os.path.relpath((old_root / path).resolve(), new_root.resolve())
 
 
 def write_rebased(records: Iterable[ManifestRecord], old_root: Path, new_manifest: Path) -> None:
@@ -33,8 +26,8 @@ def write_rebased(records: Iterable[ManifestRecord], old_root: Path, new_manifes
     out = []
     for r in records:
         d = r.to_dict()
-        d["orig_path"] = _rebase(d.get("orig_path"), old_root, new_root)
-        d["crop_path"] = _rebase(d.get("crop_path"), old_root, new_root)
+        d["orig_path"] = rebase_path(d.get("orig_path"), old_root, new_root)
+        d["crop_path"] = rebase_path(d.get("crop_path"), old_root, new_root)
         out.append(ManifestRecord.from_dict(d))
     write_manifest(new_manifest, out)
 
