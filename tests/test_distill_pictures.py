@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from sdstylegan.distill.pictures import grid, pair_grid, save_png, score_histogram
+from sdstylegan.distill.pictures import grid, pair_grid, score_histogram
+from sdstylegan.utils.pictures import save_png
 
 
 def test_histogram_colours_kept_and_removed_bars(tmp_path):

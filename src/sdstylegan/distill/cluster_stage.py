@@ -24,7 +24,7 @@ from omegaconf import OmegaConf
 
 from sdstylegan.data.manifest import read_manifest
 from sdstylegan.distill.kmeans import KMeansResult, kmeans
-from sdstylegan.distill.pictures import grid, save_png
+from sdstylegan.distill.pictures import grid
 from sdstylegan.distill.ranks import on_rank_zero
 from sdstylegan.distill.reconstruction import unit_images
 from sdstylegan.distill.records import cluster_agreement, load_ground_truth, write_rebased
@@ -33,6 +33,7 @@ from sdstylegan.metrics.evaluate_stage import real_loader
 from sdstylegan.pipeline.context import StageContext
 from sdstylegan.utils.io import atomic_open, write_json
 from sdstylegan.utils.logging import get_logger
+from sdstylegan.utils.pictures import save_png
 from sdstylegan.utils.seeding import derive_seed
 from sdstylegan.utils.weights import STANDIN_SUFFIX
 

@@ -23,7 +23,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from sdstylegan.data.manifest import read_manifest
-from sdstylegan.distill.pictures import pair_grid, save_png, score_histogram
+from sdstylegan.distill.pictures import pair_grid, score_histogram
 from sdstylegan.distill.ranks import on_rank_zero
 from sdstylegan.distill.reconstruction import ScoredSet, score_images
 from sdstylegan.distill.records import load_ground_truth, outlier_removal, write_rebased
@@ -34,6 +34,7 @@ from sdstylegan.metrics.frechet import frechet_distance, regularisation_for
 from sdstylegan.pipeline.context import StageContext
 from sdstylegan.utils.io import write_json
 from sdstylegan.utils.logging import get_logger
+from sdstylegan.utils.pictures import save_png
 from sdstylegan.utils.weights import STANDIN_SUFFIX
 
 log = get_logger(__name__)

@@ -26,6 +26,7 @@ from sdstylegan.metrics.evaluate import MetricSuite
 from sdstylegan.pipeline.context import StageContext
 from sdstylegan.utils.io import write_json
 from sdstylegan.utils.logging import get_logger
+from sdstylegan.utils.pictures import image_grid, save_png
 from sdstylegan.utils.seeding import derive_seed
 
 log = get_logger(__name__)
@@ -60,8 +61,6 @@ def evaluate_generator(
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Metrics of generator `G` against the manifest's images; writes the report and a sample grid."""
-    from sdstylegan.training.callbacks import image_grid
-
     m = cfg.metrics
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     resolution = int(cfg.dataset.resolution)
@@ -93,7 +92,7 @@ def evaluate_generator(
         "metrics_config": OmegaConf.to_container(m, resolve=True), **(extra or {}),
     })
     samples = torch.cat(grid)[:GRID_SAMPLES]
-    image_grid(samples).save(out_dir / "samples.png")
+    save_png(image_grid(samples), out_dir / "samples.png")
     return {"report": str(report_path), "metrics": report.values, "standin": standin}
 
 

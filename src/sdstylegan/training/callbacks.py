@@ -19,10 +19,10 @@ from omegaconf import OmegaConf
 from pytorch_lightning.callbacks import Checkpoint
 from torch.utils.data import DataLoader, Subset
 
-from sdstylegan.distill.pictures import image_grid, save_png
 from sdstylegan.training.checkpoint import BEST, CHECKPOINT_DIR, LAST
 from sdstylegan.utils.io import atomic_open
 from sdstylegan.utils.logging import get_logger
+from sdstylegan.utils.pictures import image_grid, save_png
 
 log = get_logger(__name__)
 
