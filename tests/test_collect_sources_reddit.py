@@ -81,6 +81,14 @@ def test_max_items_stops_listing_early(reddit):
     assert len(items) == 2 and len(seen) == 1
 
 
+def test_max_items_zero_lists_nothing_and_negative_is_refused(reddit):
+    srv, seen = reddit
+    assert list(RedditSource(["yerbamate"], api_base=srv.base, max_items=0).items(api())) == []
+    assert seen == []  # not even the first page was asked for
+    with pytest.raises(ValueError, match="max_items=-1"):
+        RedditSource(["yerbamate"], api_base=srv.base, max_items=-1)
+
+
 def test_nsfw_only_when_asked():
     p = post("n", url="https://i.redd.it/n.jpg", post_hint="image", over_18=True)["data"]
     assert post_images(p) == [] and post_images(p, include_nsfw=True)[0][0] == "https://i.redd.it/n.jpg"

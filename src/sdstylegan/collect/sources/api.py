@@ -7,13 +7,31 @@ Retry-After. Error messages name the endpoint but never the query string (it may
 
 from __future__ import annotations
 
+import itertools
 import time
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
 
 from sdstylegan.collect.transport import TransportConfig, new_session, parse_retry_after
+
+
+T = TypeVar("T")
+
+
+def check_max_items(source: str, max_items: int) -> int:
+    """`max_items` as an int >= 0 (0 lists nothing), or a ValueError naming the source."""
+    n = int(max_items)
+    if n < 0:
+        raise ValueError(f"{source}: max_items={max_items} must be >= 0 (0 lists nothing)")
+    return n
+
+
+def capped(listing: Iterable[T], max_items: int) -> Iterator[T]:
+    """The first `max_items` of a lazy listing; pages past the cap (all pages for 0) are never asked for."""
+    return itertools.islice(listing, max_items)
 
 
 class SourceError(RuntimeError):

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from sdstylegan.collect.items import CollectItem
-from sdstylegan.collect.sources.api import ApiClient, SourceError
+from sdstylegan.collect.sources.api import ApiClient, SourceError, capped, check_max_items
 
 # flickr.photos.licenses.getInfo (ids are stable; the id is recorded too, so a later id is not lost).
 LICENCES = {
@@ -43,15 +43,17 @@ class FlickrSource:
         if not self.text:
             raise ValueError("FlickrSource needs text=[...] search terms")
         self.licenses, self.sizes, self.sort = licenses, tuple(sizes), sort
-        self.max_items, self.per_page = int(max_items), int(per_page)
+        self.max_items, self.per_page = check_max_items(self.name, max_items), int(per_page)
         self.api_key_env, self.api_url = api_key_env, api_url
 
     def items(self, api: ApiClient) -> Iterator[CollectItem]:
+        return capped(self._listing(api), self.max_items)
+
+    def _listing(self, api: ApiClient) -> Iterator[CollectItem]:
         key = os.environ.get(self.api_key_env, "").strip()
         if not key:
             raise SourceError(f"flickr: set the environment variable {self.api_key_env} to a Flickr API key "
                               "(https://www.flickr.com/services/apps/create/)")
-        n = 0
         for text in self.text:
             page, pages = 1, 1
             while page <= pages:
@@ -70,9 +72,6 @@ class FlickrSource:
                     item = photo_item(p, self.sizes)
                     if item is not None:
                         yield item
-                        n += 1
-                        if n >= self.max_items:
-                            return
                 page += 1
 
 

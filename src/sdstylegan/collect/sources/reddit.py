@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sdstylegan.collect.items import CollectItem
-from sdstylegan.collect.sources.api import ApiClient, SourceError
+from sdstylegan.collect.sources.api import ApiClient, SourceError, capped, check_max_items
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 MIME_EXT = {"image/jpg": "jpg", "image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
@@ -46,19 +46,18 @@ class RedditSource:
             raise ValueError(f"RedditSource sort={sort!r}: one of {SORTS}")
         self.subreddits = [s.removeprefix("r/").strip("/") for s in subreddits]
         self.query, self.sort, self.time_filter = query, sort, time_filter
-        self.max_items, self.max_pages = int(max_items), int(max_pages)
+        self.max_items, self.max_pages = check_max_items(self.name, max_items), int(max_pages)
         self.include_nsfw = include_nsfw
         self.api_base, self.media_base = api_base.rstrip("/"), media_base.rstrip("/")
 
     def items(self, api: ApiClient) -> Iterator[CollectItem]:
-        n = 0
+        return capped(self._listing(api), self.max_items)
+
+    def _listing(self, api: ApiClient) -> Iterator[CollectItem]:
         for sub in self.subreddits:
             for post in self._posts(api, sub):
                 for url, meta in post_images(post, self.media_base, self.include_nsfw):
                     yield CollectItem(url=url, origin=self.name, meta=meta)
-                    n += 1
-                    if n >= self.max_items:
-                        return
 
     def _posts(self, api: ApiClient, sub: str) -> Iterator[dict[str, Any]]:
         if self.query:

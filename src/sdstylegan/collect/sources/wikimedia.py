@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from sdstylegan.collect.items import CollectItem
-from sdstylegan.collect.sources.api import ApiClient, SourceError
+from sdstylegan.collect.sources.api import ApiClient, SourceError, capped, check_max_items
 
 DEFAULT_MIMES = ("image/jpeg", "image/png", "image/webp")
 _TAG = re.compile(r"<[^>]+>")
@@ -45,11 +45,13 @@ class WikimediaSource:
         self.search = list(search or [])
         if not self.categories and not self.search:
             raise ValueError("WikimediaSource needs categories=[...] and/or search=[...]")
-        self.max_items, self.thumb_width = int(max_items), thumb_width
+        self.max_items, self.thumb_width = check_max_items(self.name, max_items), thumb_width
         self.mimes, self.page_size, self.api_url = tuple(mimes), int(page_size), api_url
 
     def items(self, api: ApiClient) -> Iterator[CollectItem]:
-        n = 0
+        return capped(self._listing(api), self.max_items)
+
+    def _listing(self, api: ApiClient) -> Iterator[CollectItem]:
         queries = [{"generator": "categorymembers", "gcmtitle": c, "gcmtype": "file", "gcmlimit": self.page_size}
                    for c in self.categories]
         queries += [{"generator": "search", "gsrsearch": q, "gsrnamespace": 6, "gsrlimit": self.page_size}
@@ -59,9 +61,6 @@ class WikimediaSource:
                 item = page_item(page, self.mimes, self.thumb_width is not None)
                 if item is not None:
                     yield item
-                    n += 1
-                    if n >= self.max_items:
-                        return
 
     def _pages(self, api: ApiClient, query: dict[str, Any]) -> Iterator[dict[str, Any]]:
         params = {"action": "query", "format": "json", "formatversion": 2, "prop": "imageinfo",
