@@ -17,7 +17,6 @@ import requests
 
 from sdstylegan.collect.transport import TransportConfig, new_session, parse_retry_after
 
-
 T = TypeVar("T")
 
 
