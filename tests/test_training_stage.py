@@ -138,8 +138,12 @@ def test_kill_during_training_then_same_command_resumes(tmp_path):
 
 
 def test_fid_without_inception_weights_fails_at_start_not_later(make_cfg):
-    cfg = make_cfg([*TINY, "metrics=default", "metrics.inception.weights=/nonexistent/inception.pth",
-                    "pipeline.stages=[demo_data,train]", "training.total_kimg=0.004", *every(0.004)])
+    overrides = [*TINY, "metrics=default", "metrics.inception.weights=/nonexistent/inception.pth",
+                 "pipeline.stages=[demo_data,train]", "training.total_kimg=0.004", *every(0.004)]
+    with pytest.raises(RuntimeError, match=r"training.callbacks.metrics.metrics.inception \(for train\)"):
+        run_from_config(make_cfg(overrides))  # the pipeline's preflight: before demo_data
+    assert not (Path(make_cfg(overrides).paths.run_dir) / "demo_data").exists()
+    cfg = make_cfg([*overrides, "pipeline.preflight=false"])  # the callback's own check, at fit start
     with pytest.raises(RuntimeError, match="cannot build its feature extractors(.|\n)*metrics=standin"):
         run_from_config(cfg)
     assert not (Path(cfg.paths.run_dir) / "train" / "checkpoints").exists()

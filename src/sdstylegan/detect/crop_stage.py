@@ -57,6 +57,11 @@ log = get_logger(__name__)
 UNREADABLE = "unreadable"
 
 
+def needs(cfg: DictConfig) -> list[str]:
+    """Networks the crop stage builds (for the pipeline's preflight): the ViT backbone."""
+    return ["detector.backbone"]
+
+
 def build_detector(cfg: DictConfig) -> TokenCutDetector:
     """`TokenCutDetector` from the `detector` config group (backbone is a `_target_` node)."""
     backbone = hydra.utils.instantiate(cfg.backbone)

@@ -78,6 +78,19 @@ def comparison_grids(G: torch.nn.Module, centres: torch.Tensor, lpips: torch.nn.
             "truncated_multimodal": render(G, ws_multi, batch), "centres": centre_images}
 
 
+def uses_lpips(ccfg: Any) -> bool:
+    """LPIPS picks centres for the grids (distance=lpips) and assigns real images (assign_real)."""
+    distance = str(ccfg.distance)
+    if distance not in ("lpips", "w"):
+        raise ValueError(f"clustering.distance={distance!r}: lpips or w")
+    return distance == "lpips" or bool(ccfg.assign_real)
+
+
+def needs(cfg: Any) -> list[str]:
+    """Networks `cluster` builds (pipeline preflight): LPIPS when `uses_lpips`."""
+    return ["metrics.lpips"] if uses_lpips(cfg.clustering) else []
+
+
 def run_cluster(ctx: StageContext) -> dict[str, Any]:
     """Stage `cluster` (once: on rank 0 under DDP, see `distill.ranks`): see the module docstring."""
     return on_rank_zero(_run_cluster, ctx)
@@ -103,19 +116,18 @@ def _run_cluster(ctx: StageContext) -> dict[str, Any]:
     with atomic_open(ctx.stage_dir / "centres.pt", "wb") as f:
         torch.save({"centres": km.centres.cpu(), "counts": counts, "inertia": km.inertia,
                     "iterations": km.iterations, "converged": km.converged, "checkpoint": ctx.relative(ckpt)}, f)
-    lpips = instantiate(cfg.metrics.lpips).to(device)
+    lpips = instantiate(cfg.metrics.lpips).to(device) if uses_lpips(ccfg) else None
     centre_images = render(G, km.centres, int(ccfg.batch_size))
     grids = comparison_grids(G, km.centres, lpips, centre_images, ccfg, derive_seed(seed, "cluster", "grid"))
     for name, images in grids.items():
         save_png(grid(images), ctx.stage_dir / f"{name}.png")
 
-    # LPIPS picks centres for the grids (distance=lpips) and assigns real images (assign_real).
-    standin = bool(lpips.is_standin) and (str(ccfg.distance) == "lpips" or bool(ccfg.assign_real))
+    standin = lpips is not None and bool(lpips.is_standin)
     sfx = STANDIN_SUFFIX if standin else ""
     report: dict[str, Any] = {
         "num_samples": num, "num_clusters": k, "cluster_sizes": counts, "inertia": km.inertia,
         "iterations": km.iterations, "converged": km.converged, "psi": float(ccfg.psi),
-        "distance": str(ccfg.distance), "lpips": f"lpips_{lpips.net_name}{sfx}", "standin": standin,
+        "distance": str(ccfg.distance), "lpips": f"lpips_{lpips.net_name}{sfx}" if lpips else None, "standin": standin,
         "checkpoint": ctx.relative(ckpt), "clustering_config": OmegaConf.to_container(ccfg, resolve=True),
     }
     out: dict[str, Any] = {"centres": ctx.relative(ctx.stage_dir / "centres.pt"), "num_clusters": k}

@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 from hydra.utils import instantiate
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from sdstylegan.data.manifest import read_manifest
 from sdstylegan.distill.pictures import pair_grid, score_histogram
@@ -60,6 +60,11 @@ def choose_threshold(scored: ScoredSet, fcfg: Any, eps: float = 1e-6) -> Thresho
     return search_threshold(scored.scores, fid_of_kept, fid_recon, theta=fcfg.get("theta"),
                             theta_step=fcfg.get("theta_step"), step_fraction=float(fcfg.get("step_fraction", 0.02)),
                             floor=floor, max_steps=int(fcfg.get("max_steps", 1000)))
+
+
+def needs(cfg: DictConfig) -> list[str]:
+    """Networks `self_filter` builds (pipeline preflight): LPIPS and the FID feature extractor."""
+    return ["metrics.lpips", f"metrics.{cfg.filtering.get('fid_space', 'inception')}"]
 
 
 def run_self_filter(ctx: StageContext) -> dict[str, Any]:

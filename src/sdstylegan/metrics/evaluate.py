@@ -81,29 +81,39 @@ def _first_tensor(batch: Any) -> torch.Tensor:
     return batch
 
 
+def metric_spaces(cfg_metrics: DictConfig) -> dict[str, str]:
+    """Feature space (`inception` | `dino`, a node of `cfg_metrics`) of each metric in `compute`; checks the names."""
+    wanted = list(cfg_metrics.compute)
+    unknown = [m for m in wanted if m not in KNOWN_METRICS]
+    if unknown or not wanted:
+        raise ValueError(f"metrics.compute={wanted}: choose one or more of {list(KNOWN_METRICS)}")
+    pr_space = str(cfg_metrics.precision_recall.extractor)
+    if pr_space not in ("inception", "dino"):
+        raise ValueError(f"metrics.precision_recall.extractor must be inception or dino, got {pr_space!r}")
+    needs = {"fid": "inception", "kid": "inception", "pr": pr_space, "fd_dino": "dino"}
+    return {m: needs[m] for m in wanted}
+
+
+def extractor_keys(cfg_metrics: DictConfig, prefix: str = "metrics") -> list[str]:
+    """Config keys of the feature extractors `compute` needs (for the pipeline's preflight)."""
+    return [f"{prefix}.{space}" for space in dict.fromkeys(metric_spaces(cfg_metrics).values())]
+
+
 class MetricSuite:
     """Builds the extractors `cfg_metrics.compute` needs once; `evaluate` may be called repeatedly."""
 
     def __init__(self, cfg_metrics: DictConfig, device: torch.device | str | None = None):
         self.cfg = cfg_metrics
-        wanted = list(cfg_metrics.compute)
-        unknown = [m for m in wanted if m not in KNOWN_METRICS]
-        if unknown or not wanted:
-            raise ValueError(f"metrics.compute={wanted}: choose one or more of {list(KNOWN_METRICS)}")
-        self.wanted = wanted
+        self.space_of = metric_spaces(cfg_metrics)
+        self.wanted = list(cfg_metrics.compute)
         self.batch_size = int(cfg_metrics.batch_size)
         if self.batch_size < 1:
             raise ValueError(f"metrics.batch_size must be ≥ 1, got {self.batch_size}")
-        pr_space = str(cfg_metrics.precision_recall.extractor)
-        if pr_space not in ("inception", "dino"):
-            raise ValueError(f"metrics.precision_recall.extractor must be inception or dino, got {pr_space!r}")
-        needs = {"fid": "inception", "kid": "inception", "pr": pr_space, "fd_dino": "dino"}
         self.extractors: dict[str, FeatureExtractor] = {}
-        for metric in wanted:
-            space = needs[metric]
+        for metric in self.wanted:
+            space = self.space_of[metric]
             if space not in self.extractors:
                 self.extractors[space] = instantiate(cfg_metrics[space])
-        self.space_of = needs
         self.device = torch.device(device) if device is not None else None
         self._placed = False
 

@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 
 from sdstylegan.data.manifest import read_manifest
-from sdstylegan.metrics.evaluate import MetricSuite
+from sdstylegan.metrics.evaluate import MetricSuite, extractor_keys
 from sdstylegan.pipeline.context import StageContext
 from sdstylegan.utils.io import write_json
 from sdstylegan.utils.logging import get_logger
@@ -32,6 +32,11 @@ from sdstylegan.utils.seeding import derive_seed
 log = get_logger(__name__)
 
 GRID_SAMPLES = 64
+
+
+def needs(cfg: DictConfig) -> list[str]:
+    """Networks `evaluate` builds (pipeline preflight): the extractors of `metrics.compute`."""
+    return extractor_keys(cfg.metrics)
 
 
 def manifest_cache_key(manifest: str | Path) -> str:

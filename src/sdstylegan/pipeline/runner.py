@@ -12,6 +12,9 @@ a stage invalidates what was built on it. A folder from another fingerprint is m
 A registry entry may also name `extend` keys (e.g. `training.total_kimg`): they are outside the
 fingerprint, and when only they change, a finished stage is re-entered in place as a resume (a
 training run continues from its last checkpoint instead of starting over).
+
+Before the first stage runs, the pretrained networks of every stage that will run (registry key
+`needs`, see `pipeline.preflight`) are built once, so missing weights fail the run at its start.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import shutil
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from hydra.utils import get_method
 from omegaconf import DictConfig
@@ -28,13 +31,31 @@ from omegaconf import DictConfig
 from sdstylegan import __version__
 from sdstylegan.pipeline.context import StageContext, StageNotBuiltError
 from sdstylegan.pipeline.fingerprint import fingerprint, select_config
+from sdstylegan.pipeline.preflight import check_networks
 from sdstylegan.utils.io import read_json, write_json
 from sdstylegan.utils.logging import get_logger, global_rank
 
 log = get_logger(__name__)
 
 
-def _resolve_stages(cfg: DictConfig) -> list[tuple[str, Any, list[str], list[str]]]:
+class Stage(NamedTuple):
+    """A registry entry, resolved: implementation, fingerprinted keys, `extend` keys, `needs` function."""
+
+    name: str
+    fn: Any
+    keys: list[str]
+    extend_keys: list[str]
+    needs: Any
+
+
+def _import(name: str, what: str, path: str) -> Any:
+    try:
+        return get_method(path)
+    except Exception as e:
+        raise StageNotBuiltError(f"stage '{name}': cannot import its {what} {path} ({e})") from e
+
+
+def _resolve_stages(cfg: DictConfig) -> list[Stage]:
     """Check every listed stage before running any: known name, built implementation."""
     stages = list(cfg.pipeline.stages)
     registry = cfg.pipeline.registry
@@ -55,12 +76,46 @@ def _resolve_stages(cfg: DictConfig) -> list[tuple[str, Any, list[str], list[str
                 f"stage '{name}' is not built yet in sdstylegan {__version__}; "
                 f"remove it from pipeline.stages (now {stages}) or use a version that provides it"
             )
-        try:
-            fn = get_method(spec.fn)
-        except Exception as e:
-            raise StageNotBuiltError(f"stage '{name}': cannot import its implementation {spec.fn} ({e})") from e
-        resolved.append((name, fn, list(spec.get("config") or []), list(spec.get("extend") or [])))
+        fn = _import(name, "implementation", spec.fn)
+        needs = _import(name, "needs function", spec.needs) if spec.get("needs") else None
+        resolved.append(Stage(name, fn, list(spec.get("config") or []), list(spec.get("extend") or []), needs))
     return resolved
+
+
+def _state(cfg: DictConfig, name: str, keys: list[str], extend_keys: list[str], upstream: list[str],
+           stage_dir: Path) -> tuple[str, dict[str, Any], dict[str, Any], dict[str, Any] | None]:
+    """(fingerprint, config selected for it, current `extend` values, done.json or None) of one stage."""
+    selected = select_config(cfg, keys)
+    fp = fingerprint({"stage": name, "config": selected, "upstream": upstream})
+    done_path = stage_dir / "done.json"
+    return fp, selected, select_config(cfg, extend_keys), read_json(done_path) if done_path.exists() else None
+
+
+def _skippable(done: dict[str, Any] | None, fp: str, extend: dict[str, Any], forced: bool) -> bool:
+    return done is not None and done.get("fingerprint") == fp and not forced and done.get("extend", {}) == extend
+
+
+def pending_stages(cfg: DictConfig, stages: list[Stage]) -> list[str]:
+    """Names of the stages that `run_pipeline` will (re-)enter: all from the first one not skipped.
+
+    A stage that runs gets a new done-token, so every stage after it has a new fingerprint.
+    """
+    run_dir, force, upstream = Path(cfg.paths.run_dir), set(cfg.pipeline.get("force") or []), []
+    for i, st in enumerate(stages):
+        fp, _sel, extend, done = _state(cfg, st.name, st.keys, st.extend_keys, upstream, run_dir / st.name)
+        if not _skippable(done, fp, extend, st.name in force):
+            return [s.name for s in stages[i:]]
+        upstream.append(done["token"])
+    return []
+
+
+def preflight(cfg: DictConfig, stages: list[Stage]) -> list[str]:
+    """Build the networks of every pending stage now (`pipeline.preflight`); return the keys checked."""
+    if not cfg.pipeline.get("preflight", True):
+        return []
+    pending = set(pending_stages(cfg, stages))
+    needs = {st.name: list(st.needs(cfg)) for st in stages if st.name in pending and st.needs is not None}
+    return check_networks(cfg, needs)
 
 
 def run_pipeline(cfg: DictConfig) -> dict[str, dict[str, Any]]:
@@ -70,17 +125,15 @@ def run_pipeline(cfg: DictConfig) -> dict[str, dict[str, Any]]:
     stages = _resolve_stages(cfg)
     force = set(cfg.pipeline.get("force") or [])
     is_zero = global_rank() == 0
+    preflight(cfg, stages)
     inputs: dict[str, dict[str, Any]] = {}
     upstream: list[str] = []  # done-tokens of the stages before, chained into each fingerprint
-    for name, fn, keys, extend_keys in stages:
+    for name, fn, keys, extend_keys, _needs in stages:  # Stage fields
         stage_dir = run_dir / name
-        selected = select_config(cfg, keys)
-        fp = fingerprint({"stage": name, "config": selected, "upstream": upstream})
-        extend = select_config(cfg, extend_keys)
+        fp, selected, extend, done = _state(cfg, name, keys, extend_keys, upstream, stage_dir)
         done_path, started_path = stage_dir / "done.json", stage_dir / "started.json"
-        done = read_json(done_path) if done_path.exists() else None
         same = done is not None and done.get("fingerprint") == fp and name not in force
-        if same and done.get("extend", {}) == extend:
+        if _skippable(done, fp, extend, name in force):
             log.info("stage %-11s skipped: outputs in %s match the config (pipeline.force=[%s] redoes it)",
                      name, stage_dir, name)
             inputs[name] = done["outputs"]

@@ -133,6 +133,26 @@ def train_generator(ctx: StageContext, encoder: bool) -> dict[str, Any]:
     return out
 
 
+def _networks(cfg: DictConfig, encoder: bool) -> list[str]:
+    keys = ["training.encoder.lpips"] if encoder else []
+    node = OmegaConf.select(cfg, "training.callbacks.metrics")
+    if node is not None and node.get("every_kimg"):  # FID during training
+        from sdstylegan.metrics.evaluate import extractor_keys
+
+        keys += extractor_keys(node.metrics, prefix="training.callbacks.metrics.metrics")
+    return keys
+
+
+def needs_train_raw(cfg: DictConfig) -> list[str]:
+    """Networks `train_raw` builds (pipeline preflight): the encoder's LPIPS, FID extractors if on."""
+    return _networks(cfg, encoder=True)
+
+
+def needs_train(cfg: DictConfig) -> list[str]:
+    """Networks `train` builds (pipeline preflight): LPIPS only with the encoder, FID extractors if on."""
+    return _networks(cfg, encoder=bool(OmegaConf.select(cfg, "training.encoder.enabled", default=False)))
+
+
 def run_train_raw(ctx: StageContext) -> dict[str, Any]:
     """Stage `train_raw`: G + SDIP encoder E on all usable images (input to self_filter)."""
     return train_generator(ctx, encoder=True)
