@@ -25,13 +25,10 @@ from typing import Any
 
 import hydra
 from omegaconf import DictConfig
-from PIL import Image, ImageOps
-from pytorch_lightning.callbacks import BasePredictionWriter
+from PIL import Image
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 
-from sdstylegan.data.boxes import sdip_to_xyxy, xyxy_to_sdip
-from sdstylegan.data.images import LoadedImage, load_image_file, to_rgb
+from sdstylegan.data.boxes import sdip_to_xyxy
 from sdstylegan.data.manifest import (
     OK,
     ManifestRecord,
@@ -42,20 +39,18 @@ from sdstylegan.data.manifest import (
 )
 from sdstylegan.data.sdip_json import export_sdip_json
 from sdstylegan.detect.corloc import corloc
-from sdstylegan.detect.crop import NO_OBJECT, CropPolicy, clip_box, crop_box, cut_square, reject_reason
-from sdstylegan.detect.detector import Detection, DetectionDataset, TokenCutDetector, collate_detections
+from sdstylegan.detect.crop import CropPolicy, crop_box
+from sdstylegan.detect.crop_writer import CropWriter, crop_rel_path
+from sdstylegan.detect.detector import DetectionDataset, TokenCutDetector, collate_detections
 from sdstylegan.detect.visualize import Overlay, overlay_grid
 from sdstylegan.distill.records import load_ground_truth
 from sdstylegan.pipeline.context import StageContext
 from sdstylegan.utils.instantiate import instantiate_dict
-from sdstylegan.utils.io import atomic_open, read_json, write_json
+from sdstylegan.utils.io import read_json, write_json
 from sdstylegan.utils.logging import get_logger
 from sdstylegan.utils.weights import STANDIN_SUFFIX
 
 log = get_logger(__name__)
-
-UNREADABLE = "unreadable"
-
 
 def needs(cfg: DictConfig) -> list[str]:
     """Networks the crop stage builds (for the pipeline's preflight): the ViT backbone."""
@@ -66,93 +61,6 @@ def build_detector(cfg: DictConfig) -> TokenCutDetector:
     """`TokenCutDetector` from the `detector` config group (backbone is a `_target_` node)."""
     backbone = hydra.utils.instantiate(cfg.backbone)
     return TokenCutDetector(backbone, tau=cfg.tau, eps=cfg.eps, solver=cfg.solver, gap_tol=cfg.gap_tol)
-
-
-def crop_one(det: Detection, path: Path, policy: CropPolicy, resolution: int, crop_file: Path) -> dict[str, Any]:
-    """Decide and (when accepted) write one crop; returns the row stored in predictions/rank<r>.jsonl."""
-    row: dict[str, Any] = {"index": det.index, "detect_box": xyxy_to_sdip(det.box), "degenerate": det.degenerate}
-    reason = NO_OBJECT if det.degenerate and policy.source == "detector" else reject_reason(det.box, det.orig_size, policy)
-    if reason:
-        return row | {"status": reason}
-    region = crop_box(det.box, det.orig_size, policy)
-    loaded = load_image_file(path)
-    if not isinstance(loaded, LoadedImage):
-        return row | {"status": loaded.reason, "detail": loaded.detail}
-    crop = cut_square(loaded.image, region, resolution)
-    crop_file.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_open(crop_file, "wb") as f:
-        crop.save(f, format="PNG")
-    return row | {"status": OK, "bbox": xyxy_to_sdip(clip_box(region, det.orig_size)), "crop_region": list(region)}
-
-
-class CropWriter(BasePredictionWriter):
-    """Writes crops and one JSON line per image as batches finish, on every rank; rank 0 shows progress."""
-
-    def __init__(self, stage_dir: Path, todo: list[int], records: list[ManifestRecord], root: Path,
-                 policy: CropPolicy, resolution: int, num_pictures: int, patch_size: int):
-        super().__init__(write_interval="batch")
-        self.patch_size = patch_size
-        self.stage_dir, self.todo, self.records, self.root = stage_dir, todo, records, root
-        self.policy, self.resolution, self.num_pictures = policy, resolution, num_pictures
-        self.overlays: list[Overlay] = []
-        self._file = None
-        self._bar = None
-
-    def on_predict_start(self, trainer: Any, pl_module: Any) -> None:
-        path = self.stage_dir / "predictions" / f"rank{trainer.global_rank}.jsonl"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torn = path.exists() and path.stat().st_size > 0 and not path.read_bytes().endswith(b"\n")
-        self._file = open(path, "a", encoding="utf-8")
-        if torn:  # a killed writer left half a line: end it, so it stays one unreadable line
-            self._file.write("\n")
-        if trainer.is_global_zero:
-            total = -(-len(self.todo) // max(trainer.world_size, 1))
-            self._bar = tqdm(total=total, unit="img", desc="crop", dynamic_ncols=True)
-
-    def write_on_batch_end(self, trainer: Any, pl_module: Any, prediction: Any, batch_indices: Any, batch: Any,
-                           batch_idx: int, dataloader_idx: int) -> None:
-        for det in prediction:
-            if isinstance(det, dict):  # unreadable file
-                k = self.todo[det["index"]]
-                reason, _, detail = det["error"].partition(": ")
-                row = {"index": k, "status": reason or UNREADABLE, "detail": detail}
-            else:
-                k = self.todo[det.index]
-                det.index = k
-                rec = self.records[k]
-                row = crop_one(det, rec.image_path(self.root), self.policy, self.resolution,
-                               self.stage_dir / crop_rel_path(rec.id))
-                if trainer.is_global_zero and len(self.overlays) < self.num_pictures:
-                    self.overlays.append(_overlay(det, rec.image_path(self.root), row, self.patch_size))
-            self._file.write(json.dumps(row) + "\n")
-        self._file.flush()
-        if self._bar is not None:
-            self._bar.update(len(prediction))
-
-    def on_predict_end(self, trainer: Any, pl_module: Any) -> None:
-        if self._file is not None:
-            self._file.close()
-        if self._bar is not None:
-            self._bar.close()
-
-
-def crop_rel_path(record_id: str) -> str:
-    """Crops are sharded by the first two hex digits of the image id (internet-scale folders stay small)."""
-    return f"crops/{record_id[:2]}/{record_id}.png"
-
-
-def _overlay(det: Detection, path: Path, row: dict[str, Any], patch_size: int) -> Overlay:
-    """A thumbnail of the original with the detection, in thumbnail pixels."""
-    with Image.open(path) as im:
-        im.draft("RGB", (512, 512))  # JPEG: decode at reduced size, enough for a thumbnail
-        thumb = to_rgb(ImageOps.exif_transpose(im))  # same orientation as the detector saw
-    s = thumb.size[0] / det.orig_size[0]
-
-    def scaled(b: Any) -> tuple[float, ...]:
-        return tuple(v * s for v in b)
-
-    crop = scaled(row["crop_region"]) if row.get("crop_region") else None
-    return Overlay(thumb, det.mask, patch_size / det.scale * s, scaled(det.box), crop, label=row["status"])
 
 
 def _read_predictions(stage_dir: Path) -> dict[int, dict[str, Any]]:
@@ -182,7 +90,7 @@ def run_crop(ctx: StageContext) -> dict[str, Any]:
              sum(r.status != OK for r in records), detector.backbone.name, " (STAND-IN)" if detector.standin else "")
 
     writer = CropWriter(ctx.stage_dir, todo, records, root, policy, resolution,
-                        int(dcfg.picture.num_images), detector.patch_size)
+                        int(dcfg.picture.num_images), detector.patch_size, dcfg.get("crop_threads", "auto"))
     t0 = time.time()
     trainer = hydra.utils.instantiate(cfg.trainer, logger=False, callbacks=[writer], enable_checkpointing=False,
                                       enable_progress_bar=False, enable_model_summary=False, fast_dev_run=False)
