@@ -1,7 +1,10 @@
-"""Benchmark: cutting crops from full-size photos with 1 vs N threads (`detector.crop_threads`).
+"""Benchmark: the crop stage's CPU work on full-size photos — detector input decoding and crop writing.
 
     python experiments/bench_crop_writer.py --images 24 --threads 1 2 4
 
+Part 1, detector input: `DetectionDataset` item (decode, resize to max_side 480, normalise) with the JPEG
+decoded in full vs at reduced DCT scale (`draft_side`, what the dataset does now); one thread, ms/image.
+Part 2, crop writing with 1 vs N threads (`detector.crop_threads`):
 Each image is a 4000×3000 JPEG (q90, smooth content like a photo); per image the crop writer decodes the
 original, cuts the square around a box, Lanczos-resizes it to 256² and writes a PNG (`crop_one`, the
 function the crop stage's writer runs on its thread pool). The thread counts run interleaved, `--repeats`
@@ -22,6 +25,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from sdstylegan.data.images import load_image_file
+from sdstylegan.detect.backbone import preprocess
 from sdstylegan.detect.crop import CropPolicy
 from sdstylegan.detect.crop_writer import crop_one
 from sdstylegan.detect.detector import Detection
@@ -52,6 +57,14 @@ def run(paths: list[Path], out: Path, threads: int) -> float:
     return len(paths) / dt
 
 
+def detector_input_ms(paths: list[Path], draft: bool, max_side: int = 480) -> float:
+    t0 = time.perf_counter()
+    for p in paths:
+        loaded = load_image_file(p, draft_side=max_side if draft else None)
+        preprocess(loaded.image, 16, max_side)
+    return 1000 * (time.perf_counter() - t0) / len(paths)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--images", type=int, default=24)
@@ -61,13 +74,22 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         paths = make_photos(tmp, args.images)
+        decode: dict[bool, list[float]] = {False: [], True: []}
+        for _ in range(args.repeats):
+            for draft in (False, True):
+                decode[draft].append(detector_input_ms(paths, draft))
         speeds: dict[int, list[float]] = {t: [] for t in args.threads}
         for _ in range(args.repeats):
             for t in args.threads:  # interleaved: machine noise hits every setting alike
                 speeds[t].append(run(paths, tmp / f"out{t}", t))
+    print(f"machine: {platform.node()} {os.cpu_count()} logical CPUs; {args.images} JPEGs 4000×3000\n")
+    full, draft = statistics.median(decode[False]), statistics.median(decode[True])
+    print(f"| detector input (max_side 480) | ms/image (median of {args.repeats}) | ratio |")
+    print("|---|---|---|")
+    print(f"| full decode | {full:.1f} | 1.00 |")
+    print(f"| reduced-scale JPEG decode | {draft:.1f} | {full / draft:.2f}× faster |\n")
     base = statistics.median(speeds[args.threads[0]])
-    print(f"machine: {platform.node()} {os.cpu_count()} logical CPUs; {args.images} JPEGs 4000×3000 → 256² PNG\n")
-    print(f"| threads | images/s (median of {args.repeats}) | ratio to {args.threads[0]} thread(s) |")
+    print(f"| crop writing → 256² PNG, threads | images/s (median of {args.repeats}) | ratio to {args.threads[0]} thread(s) |")
     print("|---|---|---|")
     for t in args.threads:
         m = statistics.median(speeds[t])

@@ -100,6 +100,20 @@ def test_exif_rotation_applied():
     assert res.orig_size == (30, 40)
 
 
+def test_draft_side_decodes_a_large_jpeg_smaller_but_reports_the_full_size():
+    img = _rgb(40, 30).resize((2000, 1500))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    data = _encode(img, "JPEG", exif=exif, quality=90)
+    full = _ok(data)
+    small = _ok(data, draft_side=200)
+    assert full.image.size == full.orig_size == small.orig_size == (1500, 2000)  # EXIF rotation: portrait
+    assert small.image.size == (188, 250)  # 1/8 DCT scale: the longer side stays ≥ 200
+    assert _ok(data, draft_side=1200).image.size == (1500, 2000)  # 1/2 would go under 1200: full decode
+    assert _ok(_encode(img, "PNG"), draft_side=200).image.size == (2000, 1500)  # only JPEG has DCT scaling
+    _skip(data, TOO_SMALL, draft_side=200, min_size=1600)  # limits apply to the full size
+
+
 def test_one_pixel_image():
     data = _encode(Image.new("RGB", (1, 1), (9, 9, 9)), "PNG")
     _ok(data, min_size=1)

@@ -45,6 +45,19 @@ def test_resized_large_image_maps_back_to_original_pixels():
     assert all(abs(a - b) <= 8 / 0.12 for a, b in zip(det.box, box))
 
 
+def test_large_jpeg_file_decoded_at_reduced_scale_maps_to_full_size_pixels(tmp_path):
+    box = (1000, 1000, 2000, 1800)
+    path = tmp_path / "big.jpg"
+    scene((4000, 3000), box).save(path, quality=95)
+    ds = DetectionDataset([path], patch_size=8, max_side=480)
+    item = ds[0]
+    assert item["orig_size"] == (4000, 3000) and abs(item["scale"] - 0.12) < 1e-9
+    det = pixel_detector().detect([path], max_side=480)[0]
+    in_memory = pixel_detector().detect([scene((4000, 3000), box)], max_side=480)[0]
+    assert det.orig_size == (4000, 3000)
+    assert all(abs(a - b) <= 8 / 0.12 for a, b in zip(det.box, in_memory.box))
+
+
 def test_image_smaller_than_a_patch_gives_the_whole_frame():
     det = pixel_detector().detect([scene((5, 4), (1, 1, 3, 3))], max_side=None)[0]
     assert det.degenerate is not None and det.box == (0, 0, 5, 4)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ TOO_SMALL = "too_small"
 TOO_LARGE = "too_large"
 UNREADABLE = "unreadable"
 
+ORIENTATION_TAG = 0x0112         # EXIF Orientation
 DEFAULT_MAX_PIXELS = 89_478_485  # Pillow's own decompression-bomb threshold (≈ 0.25 GiB RGBA)
 
 
@@ -72,8 +74,14 @@ def load_image_bytes(
     data: bytes,
     min_size: int = 1,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    draft_side: int | None = None,
 ) -> LoadedImage | ImageProblem:
-    """Decode `data` fully, apply EXIF orientation, convert to RGB, or say why it cannot be used."""
+    """Decode `data` fully, apply EXIF orientation, convert to RGB, or say why it cannot be used.
+
+    `draft_side`: a JPEG may be decoded at 1/2, 1/4 or 1/8 scale (DCT scaling: several times faster) as
+    long as its longer side stays ≥ `draft_side` — for consumers that shrink it anyway (the detector).
+    `orig_size` is always the full size; `image.size` may then be smaller.
+    """
     sha = hashlib.sha256(data).hexdigest()
     if len(data) == 0:
         return ImageProblem(EMPTY, "zero-byte file", sha)
@@ -85,6 +93,9 @@ def load_image_bytes(
             w, h = img.size
             if w * h > max_pixels:
                 return ImageProblem(TOO_LARGE, f"{w}x{h} = {w * h} pixels > limit {max_pixels}", sha)
+            if draft_side and img.format == "JPEG" and max(w, h) > 2 * draft_side:
+                s = draft_side / max(w, h)
+                img.draft(img.mode, (math.ceil(w * s), math.ceil(h * s)))
             img.load()
     except Image.DecompressionBombError as e:
         return ImageProblem(TOO_LARGE, str(e), sha)
@@ -96,26 +107,29 @@ def load_image_bytes(
         reason = TRUNCATED if ("truncated" in low or "broken data stream" in low or isinstance(e, EOFError)) else UNREADABLE
         return ImageProblem(reason, f"{type(e).__name__}: {msg}", sha)
     try:
+        if img.getexif().get(ORIENTATION_TAG) in (5, 6, 7, 8):  # transposed or rotated by 90°: w and h swap
+            w, h = h, w
         img = ImageOps.exif_transpose(img)
         rgb = to_rgb(img)
     except Exception as e:  # a corrupt EXIF block or an exotic mode: skip the file, not the run
         return ImageProblem(UNREADABLE, f"{type(e).__name__}: {e}", sha)
-    if min(rgb.size) < min_size:
-        return ImageProblem(TOO_SMALL, f"{rgb.size[0]}x{rgb.size[1]} < min_size {min_size}", sha)
-    return LoadedImage(rgb, sha, rgb.size)
+    if min(w, h) < min_size:
+        return ImageProblem(TOO_SMALL, f"{w}x{h} < min_size {min_size}", sha)
+    return LoadedImage(rgb, sha, (w, h))
 
 
 def load_image_file(
     path: str | Path,
     min_size: int = 1,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    draft_side: int | None = None,
 ) -> LoadedImage | ImageProblem:
     """Read a file (read-only) and validate it with `load_image_bytes`."""
     try:
         data = Path(path).read_bytes()
     except OSError as e:
         return ImageProblem(UNREADABLE, f"{type(e).__name__}: {e}")
-    return load_image_bytes(data, min_size=min_size, max_pixels=max_pixels)
+    return load_image_bytes(data, min_size=min_size, max_pixels=max_pixels, draft_side=draft_side)
 
 
 def square_resize(img: Image.Image, resolution: int) -> Image.Image:

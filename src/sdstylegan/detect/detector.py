@@ -21,7 +21,7 @@ from PIL import Image
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from sdstylegan.data.images import DEFAULT_MAX_PIXELS, LoadedImage, load_image_file
+from sdstylegan.data.images import DEFAULT_MAX_PIXELS, LoadedImage, load_image_file, to_rgb
 from sdstylegan.detect.backbone import patch_box_to_pixels, preprocess
 from sdstylegan.detect.tokencut import check_solver, ncut
 
@@ -55,14 +55,18 @@ class DetectionDataset(Dataset):
     def __getitem__(self, i: int) -> dict[str, Any]:
         item = self.items[i]
         if isinstance(item, Image.Image):
-            img = item.convert("RGB")
+            img = to_rgb(item)
+            orig_size = img.size
         else:
-            loaded = load_image_file(item, max_pixels=self.max_pixels)
+            # JPEGs decode at a reduced DCT scale that still exceeds max_side (the crop is cut from the
+            # full-size file later): several times less decoding for large photos.
+            loaded = load_image_file(item, max_pixels=self.max_pixels, draft_side=self.max_side)
             if not isinstance(loaded, LoadedImage):
                 return {"index": i, "error": f"{loaded.reason}: {loaded.detail}"}
-            img = loaded.image
+            img, orig_size = loaded.image, loaded.orig_size
         x, scale = preprocess(img, self.patch_size, self.max_side)
-        return {"index": i, "image": x, "scale": scale, "orig_size": img.size}
+        scale *= img.size[0] / orig_size[0]  # network pixels per pixel of the full-size original
+        return {"index": i, "image": x, "scale": scale, "orig_size": orig_size}
 
 
 def collate_detections(items: list[dict[str, Any]]) -> dict[str, list]:
