@@ -32,13 +32,16 @@ class CorruptCheckpointError(ValueError):
     """A checkpoint file cannot be read (truncated, not a torch file, or not from sdstylegan)."""
 
 
-def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, Any]:
-    """`torch.load(weights_only=True)` with a clear error for missing or corrupt files."""
+def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu", mmap: bool = False) -> dict[str, Any]:
+    """`torch.load(weights_only=True)` with a clear error for missing or corrupt files.
+
+    `mmap=True` maps the tensors instead of reading them: cheap when only the metadata is wanted.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except Exception as e:
         raise CorruptCheckpointError(f"checkpoint {path} is unreadable ({type(e).__name__}: {e}); "
                                      f"delete it to start over, or point at another checkpoint") from e
@@ -57,7 +60,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 def checkpoint_meta(checkpoint: dict[str, Any] | str | os.PathLike) -> dict[str, Any]:
     """The `sdstylegan` entry of a checkpoint (model config, kimg, W&B run id, …)."""
-    ckpt = checkpoint if isinstance(checkpoint, dict) else load_checkpoint(checkpoint)
+    # From a file: tensors memory-mapped, not read (a resume reads the whole file once more, in fit).
+    ckpt = checkpoint if isinstance(checkpoint, dict) else load_checkpoint(checkpoint, mmap=True)
     meta = ckpt.get("sdstylegan")
     if meta is None:
         raise CorruptCheckpointError("not an sdstylegan training checkpoint (no 'sdstylegan' entry)")
