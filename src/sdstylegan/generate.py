@@ -108,7 +108,7 @@ def build_lpips(run_dir: Path | None) -> torch.nn.Module:
 @torch.no_grad()
 def generate(G: torch.nn.Module, seeds: list[int], psi: float = 1.0, truncation: str = "mean",
              noise_mode: str = "const", centres: torch.Tensor | None = None, distance: str = "lpips",
-             lpips: torch.nn.Module | None = None, batch: int = 16) -> torch.Tensor:
+             lpips: torch.nn.Module | None = None, batch: int = 16, lpips_resolution: int | None = 256) -> torch.Tensor:
     """Images [N, C, R, R] in [-1, 1] for `seeds` (see the module docstring for the options)."""
     if truncation not in TRUNCATIONS:
         raise ValueError(f"truncation must be one of {TRUNCATIONS}, got {truncation!r}")
@@ -123,7 +123,8 @@ def generate(G: torch.nn.Module, seeds: list[int], psi: float = 1.0, truncation:
             raise ValueError("truncation='multimodal' needs the cluster centres")
         centres = centres.to(device)
         centre_images = render(G, centres, batch) if distance == "lpips" else None
-        ws = multimodal_truncate(G, G.mapping(z), centres, psi, distance, lpips, centre_images, batch)
+        ws = multimodal_truncate(G, G.mapping(z), centres, psi, distance, lpips, centre_images, batch,
+                                 lpips_resolution=lpips_resolution)
     else:
         ws = G.mapping(z, truncation_psi=psi if truncation == "mean" else 1.0)
     out = []
