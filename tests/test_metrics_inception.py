@@ -71,3 +71,17 @@ def test_architecture_standin_is_seeded_and_labelled():
     assert a.is_standin and a.label == "inception_standin" and a.identity == b.identity
     x = torch.randint(0, 256, (1, 3, 64, 64), dtype=torch.uint8)
     assert torch.equal(a(x), b(x))
+
+
+def test_weights_hash_is_reused_but_follows_a_replaced_file(tmp_path):
+    import hashlib
+    import os
+
+    from sdstylegan.metrics.inception import _sha256_file
+
+    path = tmp_path / "w.pth"
+    path.write_bytes(b"first")
+    assert _sha256_file(path) == hashlib.sha256(b"first").hexdigest() == _sha256_file(path)
+    path.write_bytes(b"second!")
+    os.utime(path, ns=(1, 1))  # even with an old mtime: the size differs
+    assert _sha256_file(path) == hashlib.sha256(b"second!").hexdigest()

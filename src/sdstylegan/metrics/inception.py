@@ -13,6 +13,7 @@ TF1 interpolation. Inputs are uint8, as the TF graph expects.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import tempfile
@@ -33,6 +34,13 @@ HINT = f"The FID Inception weights are {INCEPTION_URL} (≈ 92 MB)."
 
 
 def _sha256_file(path: Path) -> str:
+    st = path.stat()
+    return _sha256_cached(str(path.resolve()), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _sha256_cached(path: str, size: int, mtime_ns: int) -> str:
+    # keyed by size and mtime too: a replaced file is hashed again (preflight, stages and callbacks all build it)
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 22), b""):
