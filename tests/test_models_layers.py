@@ -50,3 +50,19 @@ def test_normalize_2nd_moment_gives_unit_rms():
 def test_check_image_names_expected_shape():
     with pytest.raises(ValueError, match=r"\[N, 3, 16, 16\]"):
         check_image(torch.zeros(1, 3, 8, 8), 3, 16, "D")
+
+
+def test_init_kwargs_hold_every_constructor_argument_as_plain_values():
+    import inspect
+
+    from sdstylegan.models import Discriminator, Encoder, Generator
+
+    for cls, kw in ((Generator, dict(z_dim=8, w_dim=8, img_resolution=16, channel_base=64, channel_max=8)),
+                    (Discriminator, dict(img_resolution=16, channel_base=64, channel_max=8, resample_filter=(1, 2, 1))),
+                    (Encoder, dict(img_resolution=16, w_dim=8, channel_base=64, channel_max=8))):
+        net = cls(**kw)
+        assert list(net.init_kwargs) == list(inspect.signature(cls).parameters)
+        assert all(net.init_kwargs[k] == (list(v) if isinstance(v, tuple) else v) for k, v in kw.items())
+        assert isinstance(net.init_kwargs["resample_filter"], list)
+        assert all(isinstance(v, float) for v in net.init_kwargs["resample_filter"])
+        cls(**net.init_kwargs).load_state_dict(net.state_dict())  # rebuilds the same network

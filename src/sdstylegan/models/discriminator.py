@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from sdstylegan.models.layers import Conv2dLayer, FullyConnected, check_image
+from sdstylegan.models.layers import Conv2dLayer, FullyConnected, check_image, init_arguments
 from sdstylegan.models.synthesis import block_channels, check_resolution, fp16_resolution, mixed_dtype
 
 
@@ -129,18 +129,14 @@ class Discriminator(nn.Module):
         resample_filter: Sequence[float] = (1, 3, 3, 1),
         out_features: int = 1,
     ) -> None:
+        init_kwargs = init_arguments(locals())
         super().__init__()
+        self.init_kwargs = init_kwargs
         log2 = check_resolution(img_resolution)
         if img_resolution < 8:
             raise ValueError(f"the discriminator needs img_resolution >= 8, got {img_resolution}")
         mixed_dtype(mixed_precision)
-        resample_filter = [float(v) for v in resample_filter]
-        self.init_kwargs = dict(
-            img_resolution=img_resolution, img_channels=img_channels, channel_base=channel_base,
-            channel_max=channel_max, num_fp16_res=num_fp16_res, mixed_precision=mixed_precision,
-            conv_clamp=conv_clamp, mbstd_group_size=mbstd_group_size, mbstd_num_channels=mbstd_num_channels,
-            resample_filter=resample_filter, out_features=out_features,
-        )  # fmt: skip
+        resample_filter = init_kwargs["resample_filter"]
         self.img_resolution, self.img_channels = img_resolution, img_channels
         self.block_resolutions = [2**i for i in range(log2, 2, -1)]
         channels = block_channels(self.block_resolutions + [4], channel_base, channel_max)

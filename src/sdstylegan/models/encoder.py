@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from sdstylegan.models.discriminator import Discriminator
-from sdstylegan.models.layers import check_image
+from sdstylegan.models.layers import check_image, init_arguments
 from sdstylegan.models.synthesis import check_resolution
 
 
@@ -36,7 +36,9 @@ class Encoder(nn.Module):
         conv_clamp: float | None = None,
         resample_filter: Sequence[float] = (1, 3, 3, 1),
     ) -> None:
+        init_kwargs = init_arguments(locals())
         super().__init__()
+        self.init_kwargs = init_kwargs
         self.img_resolution, self.img_channels, self.w_dim, self.w_plus = (
             img_resolution,
             img_channels,
@@ -44,11 +46,6 @@ class Encoder(nn.Module):
             w_plus,
         )
         self.num_ws = synthesis_num_ws(img_resolution)
-        self.init_kwargs = dict(
-            img_resolution=img_resolution, img_channels=img_channels, w_dim=w_dim, w_plus=w_plus,
-            channel_base=channel_base, channel_max=channel_max, num_fp16_res=num_fp16_res,
-            mixed_precision=mixed_precision, conv_clamp=conv_clamp, resample_filter=[float(v) for v in resample_filter],
-        )  # fmt: skip
         self.trunk = Discriminator(
             img_resolution=img_resolution,
             img_channels=img_channels,

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from sdstylegan.models.layers import init_arguments
 from sdstylegan.models.mapping import MappingNetwork
 from sdstylegan.models.synthesis import SynthesisNetwork
 
@@ -42,16 +43,10 @@ class Generator(nn.Module):
         resample_filter: Sequence[float] = (1, 3, 3, 1),
         use_noise: bool = True,
     ) -> None:
+        init_kwargs = init_arguments(locals())
         super().__init__()
-        resample_filter = [float(v) for v in resample_filter]
-        # Kept so a checkpoint can rebuild the network from a plain dict (no pickled classes).
-        self.init_kwargs = dict(
-            z_dim=z_dim, w_dim=w_dim, img_resolution=img_resolution, img_channels=img_channels,
-            mapping_layers=mapping_layers, mapping_lr_multiplier=mapping_lr_multiplier, w_avg_beta=w_avg_beta,
-            channel_base=channel_base, channel_max=channel_max, num_fp16_res=num_fp16_res,
-            mixed_precision=mixed_precision, conv_clamp=conv_clamp, resample_filter=resample_filter,
-            use_noise=use_noise,
-        )  # fmt: skip
+        self.init_kwargs = init_kwargs
+        resample_filter = init_kwargs["resample_filter"]
         self.z_dim, self.w_dim, self.img_resolution, self.img_channels = (
             z_dim,
             w_dim,

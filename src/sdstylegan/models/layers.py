@@ -13,6 +13,15 @@ from sdstylegan.ops import bias_act, conv2d_resample, setup_filter
 from sdstylegan.ops.bias_act import ACTIVATIONS
 
 
+def init_arguments(local_vars: dict) -> dict:
+    """A constructor's arguments from its `locals()` taken on entry, sequences as lists of floats.
+
+    Networks keep them as `init_kwargs`, so a checkpoint can rebuild them from a plain dict (no pickled classes).
+    """
+    return {k: [float(x) for x in v] if isinstance(v, (list, tuple)) else v
+            for k, v in local_vars.items() if k not in ("self", "__class__")}
+
+
 def normalize_2nd_moment(x: torch.Tensor, dim: int = 1, eps: float = 1e-8) -> torch.Tensor:
     """Scale each vector to unit root-mean-square (the pixel norm applied to z)."""
     return x * (x.square().mean(dim=dim, keepdim=True) + eps).rsqrt()
