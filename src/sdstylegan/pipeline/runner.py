@@ -91,8 +91,14 @@ def _state(cfg: DictConfig, name: str, keys: list[str], extend_keys: list[str], 
     return fp, selected, select_config(cfg, extend_keys), read_json(done_path) if done_path.exists() else None
 
 
+def _matches(done: dict[str, Any] | None, fp: str, forced: bool) -> bool:
+    """A finished attempt with this fingerprint, and the stage not forced."""
+    return done is not None and done.get("fingerprint") == fp and not forced
+
+
 def _skippable(done: dict[str, Any] | None, fp: str, extend: dict[str, Any], forced: bool) -> bool:
-    return done is not None and done.get("fingerprint") == fp and not forced and done.get("extend", {}) == extend
+    """`_matches`, and its `extend` keys unchanged: nothing to do."""
+    return _matches(done, fp, forced) and done.get("extend", {}) == extend
 
 
 def pending_stages(cfg: DictConfig, stages: list[Stage]) -> list[str]:
@@ -132,7 +138,7 @@ def run_pipeline(cfg: DictConfig) -> dict[str, dict[str, Any]]:
         stage_dir = run_dir / name
         fp, selected, extend, done = _state(cfg, name, keys, extend_keys, upstream, stage_dir)
         done_path, started_path = stage_dir / "done.json", stage_dir / "started.json"
-        same = done is not None and done.get("fingerprint") == fp and name not in force
+        same = _matches(done, fp, name in force)
         if _skippable(done, fp, extend, name in force):
             log.info("stage %-11s skipped: outputs in %s match the config (pipeline.force=[%s] redoes it)",
                      name, stage_dir, name)
