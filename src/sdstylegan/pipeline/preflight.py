@@ -41,12 +41,12 @@ def check_networks(cfg: DictConfig, needs: Mapping[str, Sequence[str]]) -> list[
     are built once. Raises PreflightError listing, per node, the stages needing it and why it failed.
     """
     groups: dict[str, tuple[list[str], list[str]]] = {}  # resolved content → (keys, stages)
-    missing: list[str] = []
+    problems: list[str] = []
     for stage, keys in needs.items():
         for key in keys:
             node = OmegaConf.select(cfg, key)
             if node is None:
-                missing.append(f"  {key} (for {stage}): not set in the config")
+                problems.append(f"  {key} (for {stage}): not set in the config")
                 continue
             content = json.dumps(OmegaConf.to_container(node, resolve=True), sort_keys=True, default=str)
             ks, stages = groups.setdefault(content, ([], []))
@@ -54,7 +54,6 @@ def check_networks(cfg: DictConfig, needs: Mapping[str, Sequence[str]]) -> list[
                 ks.append(key)
             if stage not in stages:
                 stages.append(stage)
-    problems = list(missing)
     for keys, stages in groups.values():
         what = f"{' = '.join(keys)} (for {', '.join(stages)})"
         try:
