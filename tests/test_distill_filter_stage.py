@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,10 @@ from sdstylegan.distill.reconstruction import reconstruct, unit_images
 from sdstylegan.pipeline.context import MissingInputError
 from sdstylegan.pipeline.entry import run_from_config
 from sdstylegan.training.checkpoint import load_generator, load_network
+from sdstylegan.utils.safe_build import UntrustedConfigError
+
+sys.path.insert(0, str(Path(__file__).parent))
+from hostile import payloads, snapshot  # noqa: E402
 
 # 24 demo images at 32², a tiny StyleGAN2 + encoder trained for one minibatch, stand-in LPIPS/Inception.
 TINY = ["experiment=demo", "dataset.num_images=24", "dataset.resolution=32", "dataset.image_size=32", "dataset.num_workers=1",
@@ -71,3 +76,20 @@ def test_self_filter_without_train_raw_names_what_is_missing(make_cfg):
     cfg = make_cfg([*TINY, "pipeline.stages=[demo_data,self_filter]"])
     with pytest.raises(MissingInputError, match="needs 'checkpoint'"):
         run_from_config(cfg)
+
+
+def test_hostile_train_raw_checkpoint_is_refused_by_self_filter(make_cfg, tmp_path):
+    # train_raw's last.ckpt swapped for one whose generator config names builtins.open: self_filter must not call it
+    stages = "pipeline.stages=[demo_data,train_raw,self_filter]"
+    cfg = make_cfg([*TINY, "pipeline.stages=[demo_data,train_raw]"])
+    outs = run_from_config(cfg)
+    last = Path(cfg.paths.run_dir) / outs["train_raw"]["checkpoint"]
+    ckpt = torch.load(last, map_location="cpu", weights_only=True)
+    victims = tmp_path / "victims"
+    victims.mkdir()
+    ckpt["sdstylegan"]["model"]["generator"] = payloads(victims)["open_truncate"]
+    torch.save(ckpt, last)
+    before = snapshot(victims)
+    with pytest.raises(UntrustedConfigError, match="'builtins.open'"):
+        run_from_config(make_cfg([*TINY, stages]))
+    assert snapshot(victims) == before and not (Path(cfg.paths.run_dir) / "self_filter" / "done.json").exists()

@@ -17,6 +17,7 @@ from sdstylegan.training.checkpoint import load_generator
 
 sys.path.insert(0, str(Path(__file__).parent))
 from conftest import compose_config  # noqa: E402
+from hostile import payloads, snapshot  # noqa: E402
 
 TINY = ["experiment=demo", "dataset.num_images=16", "dataset.resolution=32", "dataset.image_size=32",
         "dataset.num_workers=1", "dataset.datamodule.num_workers=0", "model.channel_base=256", "model.channel_max=16",
@@ -97,3 +98,32 @@ def test_refusals_leave_files_alone(run, tmp_path, capsys):
     assert "no finished train or train_raw stage" in capsys.readouterr().err
     assert main([str(run), "--seeds", "0", "--psi", "-1", "--outdir", str(tmp_path / "neg")]) == 2
     assert main([str(run / "cluster" / "centres.pt"), "--seeds", "0"]) == 2  # not a checkpoint
+
+
+def test_hostile_checkpoint_is_refused_and_touches_nothing(run, tmp_path, capsys):
+    # a checkpoint that loads with weights_only=True but names builtins.open as its generator
+    ckpt = torch.load(find_checkpoint(run).checkpoint, map_location="cpu", weights_only=True)
+    ckpt["sdstylegan"]["model"]["generator"] = payloads(tmp_path)["open_truncate"]
+    evil = tmp_path / "evil.ckpt"
+    torch.save(ckpt, evil)
+    before = snapshot(tmp_path)
+    assert main([str(evil), "--seeds", "0-1"]) == 2
+    err = capsys.readouterr().err
+    assert "'builtins.open'" in err and "refused" in err
+    assert snapshot(tmp_path) == before
+
+
+def test_hostile_lpips_in_the_runs_config_is_refused(run, tmp_path, capsys):
+    import shutil
+
+    from omegaconf import OmegaConf
+
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy, ignore=shutil.ignore_patterns("generated"))
+    cfg = OmegaConf.load(copy / "config.yaml")
+    cfg.metrics.lpips = payloads(tmp_path)["open_create"]
+    OmegaConf.save(cfg, copy / "config.yaml")
+    before = snapshot(tmp_path)
+    assert main([str(copy), "--seeds", "0", "--truncation", "multimodal", "--distance", "lpips"]) == 2
+    assert "metrics.lpips._target_ = 'builtins.open'" in capsys.readouterr().err
+    assert snapshot(tmp_path) == before

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -12,6 +15,10 @@ from sdstylegan.training.checkpoint import (
     load_generator,
     load_network,
 )
+from sdstylegan.utils.safe_build import UntrustedConfigError
+
+sys.path.insert(0, str(Path(__file__).parent))
+from hostile import PAYLOADS, payloads, snapshot  # noqa: E402
 
 GEN = {"_target_": "sdstylegan.models.generator.Generator", "z_dim": 8, "w_dim": 8, "img_resolution": 8,
        "channel_base": 64, "channel_max": 8, "mapping_layers": 1}
@@ -75,3 +82,38 @@ def test_load_generator_rebuilds_g_ema_without_pickled_classes(tmp_path):
         load_network(path, which="E")
     with pytest.raises(ValueError, match="'G_ema' or 'G'"):
         load_generator(path, which="D")
+
+
+@pytest.mark.parametrize("name", PAYLOADS)
+def test_hostile_model_config_in_a_clean_checkpoint_is_refused_and_touches_nothing(tmp_path, name):
+    # the file loads with weights_only=True: the attack is the `_target_` of the saved model config
+    ckpt, _ = fake_training_checkpoint()
+    ckpt["sdstylegan"]["model"]["generator"] = payloads(tmp_path)[name]
+    path = tmp_path / "evil.ckpt"
+    AtomicCheckpointIO().save_checkpoint(ckpt, path)
+    before = snapshot(tmp_path)
+    with pytest.raises(UntrustedConfigError, match="refused") as err:
+        load_generator(path)
+    assert "sdstylegan.model.generator" in str(err.value) and "evil.ckpt" in str(err.value)
+    assert snapshot(tmp_path) == before
+
+
+def test_hostile_encoder_config_is_refused(tmp_path):
+    ckpt, _ = fake_training_checkpoint()
+    ckpt["state_dict"]["E.w"] = torch.zeros(1)
+    ckpt["sdstylegan"]["model"]["encoder"] = payloads(tmp_path)["shutil_rmtree"]
+    path = tmp_path / "evil.ckpt"
+    AtomicCheckpointIO().save_checkpoint(ckpt, path)
+    before = snapshot(tmp_path)
+    with pytest.raises(UntrustedConfigError, match="sdstylegan.model.encoder"):
+        load_network(path, which="E")
+    assert snapshot(tmp_path) == before
+
+
+def test_checkpoint_without_model_config_is_called_corrupt(tmp_path):
+    ckpt, _ = fake_training_checkpoint()
+    del ckpt["sdstylegan"]["model"]
+    path = tmp_path / "odd.ckpt"
+    AtomicCheckpointIO().save_checkpoint(ckpt, path)
+    with pytest.raises(CorruptCheckpointError, match="no model config for G_ema"):
+        load_generator(path)

@@ -29,6 +29,7 @@ from sdstylegan.distill.truncation import broadcast_ws, multimodal_truncate, ren
 from sdstylegan.training.checkpoint import load_generator
 from sdstylegan.utils.io import read_json
 from sdstylegan.utils.pictures import image_grid, save_png
+from sdstylegan.utils.safe_build import LPIPS_TARGETS, build_trusted
 
 TRUNCATIONS = ("mean", "multimodal", "none")
 NOISE_MODES = ("const", "random", "none")
@@ -96,13 +97,13 @@ def load_centres(path: Path) -> torch.Tensor:
 
 def build_lpips(run_dir: Path | None) -> torch.nn.Module:
     """The run's `metrics.lpips` (its saved config.yaml), for choosing centres perceptually."""
-    from hydra.utils import instantiate
-
     cfg_path = run_dir / "config.yaml" if run_dir is not None else None
     if cfg_path is None or not cfg_path.is_file():
         raise FileNotFoundError("--distance lpips needs the run's config.yaml (for metrics.lpips); "
                                 "pass the run directory, or use --distance w")
-    return instantiate(OmegaConf.load(cfg_path).metrics.lpips)
+    node = OmegaConf.to_container(OmegaConf.load(cfg_path).metrics.lpips, resolve=True)
+    # A saved config is data: only the LPIPS constructor may be built from it (utils.safe_build).
+    return build_trusted(node, LPIPS_TARGETS, origin=str(cfg_path), where="metrics.lpips")
 
 
 @torch.no_grad()

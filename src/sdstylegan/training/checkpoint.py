@@ -3,8 +3,10 @@
 A checkpoint is Lightning's dict (state_dict with G, D, G_ema[, E], counters, ADA and pl_mean
 buffers; optimiser states; loop progress) plus `sdstylegan`: the resolved model config, training
 config, kimg, per-rank RNG states and W&B run id — only tensors and plain Python data, so it loads
-with `torch.load(weights_only=True)`. Writes go to a temp file that is fsynced and renamed over the
-target: a kill while saving leaves the previous checkpoint intact.
+with `torch.load(weights_only=True)`. Networks are rebuilt only through an allowlist of this project's
+constructors (`utils.safe_build`): a checkpoint naming any other `_target_` is refused, nothing is
+called. Writes go to a temp file that is fsynced and renamed over the target: a kill while saving
+leaves the previous checkpoint intact.
 
     G = load_generator("outputs/demo/train/checkpoints/last.ckpt")           # G_ema, eval mode
     E = load_network(path, which="E")                                        # the SDIP encoder
@@ -17,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from hydra.utils import instantiate
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 
 from sdstylegan.utils.io import atomic_open
+from sdstylegan.utils.safe_build import NETWORK_TARGETS, build_trusted
 
 CHECKPOINT_DIR = "checkpoints"
 LAST = "last.ckpt"
@@ -79,7 +81,12 @@ def load_network(path: str | os.PathLike, which: str = "G_ema", map_location: An
     if not state:
         raise ValueError(f"checkpoint {path} holds no {which} weights"
                          + (" (trained without the encoder)" if which == "E" else ""))
-    net = instantiate(meta["model"][_CONFIG_NODE[which]])
+    node = _CONFIG_NODE[which]
+    model = meta.get("model") if isinstance(meta, dict) else None
+    if not isinstance(model, dict) or node not in model:
+        raise CorruptCheckpointError(f"checkpoint {path} has no model config for {which} (sdstylegan.model.{node})")
+    # The checkpoint is data: only this project's network constructors may be called (never Hydra's instantiate).
+    net = build_trusted(model[node], NETWORK_TARGETS, origin=f"checkpoint {path}", where=f"sdstylegan.model.{node}")
     net.load_state_dict(state)
     return net.to(map_location).eval().requires_grad_(False)
 
