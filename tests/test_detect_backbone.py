@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
+import math
 
 import numpy as np
 import pytest
@@ -57,7 +59,7 @@ def test_patch_box_to_pixels_scales_and_clips_to_the_image():
 
 
 def test_vit_keys_match_the_qkv_projection_inside_timm_forward():
-    m = ViTKeys("vit_small_patch16_224.dino", pretrained=False, model_kwargs=TINY)
+    m = ViTKeys("vit_small_patch16_224.dino", pretrained=False, model_kwargs=TINY, pos_interpolation="timm")
     x = torch.randn(2, 3, 48, 80)  # not 224²: position embeddings are interpolated
     keys, grid = m(x)
     assert grid == (3, 5) and keys.shape == (2, 15, 48)
@@ -71,6 +73,65 @@ def test_vit_keys_match_the_qkv_projection_inside_timm_forward():
     torch.testing.assert_close(keys, k)
 
 
+def _dino_reference_keys(vit: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Keys as DINO's own code computes them (vision_transformer.py, prepare_tokens), written out here.
+
+    Patch embedding, CLS, then the position embedding resized by `interpolate_pos_encoding`: bicubic,
+    scale factors ((H/p + 0.1)/√N, (W/p + 0.1)/√N), no antialiasing; kept as stored for square N-patch inputs.
+    """
+    p = vit.patch_embed.patch_size[0]
+    b, _, H, W = x.shape
+    tokens = vit.patch_embed.proj(x).flatten(2).transpose(1, 2)  # (B, h·w, C), conv with stride p
+    tokens = torch.cat([vit.cls_token.expand(b, -1, -1), tokens], dim=1)
+    n = vit.pos_embed.shape[1] - 1
+    s = math.sqrt(n)
+    if tokens.shape[1] - 1 == n and H == W:
+        pos = vit.pos_embed
+    else:
+        dim = tokens.shape[-1]
+        grid = vit.pos_embed[:, 1:].reshape(1, int(s), int(s), dim).permute(0, 3, 1, 2)
+        h0, w0 = H // p + 0.1, W // p + 0.1
+        grid = torch.nn.functional.interpolate(grid, scale_factor=(h0 / s, w0 / s), mode="bicubic")
+        assert grid.shape[-2:] == (int(h0), int(w0))
+        pos = torch.cat([vit.pos_embed[:, :1], grid.permute(0, 2, 3, 1).reshape(1, -1, dim)], dim=1)
+    t = tokens + pos
+    for blk in vit.blocks[:-1]:
+        t = blk(t)
+    last = vit.blocks[-1]
+    c = t.shape[-1]
+    return last.attn.qkv(last.norm1(t))[:, 1:, c : 2 * c]
+
+
+@pytest.mark.parametrize("hw", [(48, 80), (80, 48), (224, 160), (96, 240), (336, 208)])
+def test_vit_keys_equal_dinos_reference_interpolation_at_non_square_sizes(hw):
+    torch.manual_seed(0)
+    m = ViTKeys("vit_small_patch16_224.dino", pretrained=False, model_kwargs=TINY)
+    assert m.pos_interpolation == "dino"  # auto picks DINO's own for DINO archs
+    with torch.no_grad():  # a smooth-ish embedding, like trained ones, so the two resamplers differ clearly
+        m.vit.pos_embed[:, 1:] = torch.randn(1, 48, 14, 14).cumsum(-1).cumsum(-2).flatten(2).transpose(1, 2) / 10
+    x = torch.randn(1, 3, *hw)
+    keys, grid = m(x)
+    with torch.no_grad():
+        ref = _dino_reference_keys(m.vit, x)
+    assert grid == (hw[0] // 16, hw[1] // 16)
+    assert (keys - ref).abs().max().item() < 1e-4
+    timm_m = ViTKeys("vit_small_patch16_224.dino", pretrained=False, model_kwargs=TINY, pos_interpolation="timm")
+    timm_m.load_state_dict(m.state_dict())
+    assert (timm_m(x)[0] - ref).abs().max().item() > 1e-3  # timm's resampling is not DINO's: the test can fail
+
+
+def test_square_224_input_keeps_the_stored_embedding():
+    m = ViTKeys("vit_small_patch16_224.dino", pretrained=False, model_kwargs=TINY)
+    x = torch.randn(1, 3, 224, 224)
+    with torch.no_grad():
+        torch.testing.assert_close(m(x)[0], _dino_reference_keys(m.vit, x), atol=1e-5, rtol=0)
+
+
+def test_bad_pos_interpolation_is_refused():
+    with pytest.raises(ValueError, match="pos_interpolation"):
+        ViTKeys("vit_small_patch16_224.dino", pretrained=False, model_kwargs=TINY, pos_interpolation="bilinear")
+
+
 def test_standin_is_logged_loudly(caplog):
     with caplog.at_level(logging.WARNING):
         m = ViTKeys("vit_small_patch16_224.dino", pretrained=False, model_kwargs=TINY)
@@ -78,10 +139,20 @@ def test_standin_is_logged_loudly(caplog):
 
 
 def _dino_style_checkpoint(model: torch.nn.Module) -> dict:
-    """A DINO training checkpoint: teacher weights under module.backbone., plus a projection head."""
+    """A DINO main_dino.py checkpoint: student/teacher under module.backbone. with projection heads,
+    optimizer state, epoch, the argparse `args` and the loss centre."""
     teacher = {f"module.backbone.{k}": v.clone() for k, v in model.state_dict().items()}
     teacher["module.head.mlp.0.weight"] = torch.randn(8, 48)
-    return {"teacher": teacher, "student": {}, "epoch": 100}
+    student = {k: v + 1 for k, v in teacher.items()}  # different weights: the teacher's must be taken
+    params = [torch.nn.Parameter(v.clone()) for v in list(model.state_dict().values())[:3]]
+    opt = torch.optim.AdamW(params)
+    sum(p.sum() for p in params).backward()
+    opt.step()
+    args = argparse.Namespace(arch="vit_small", patch_size=16, out_dim=65536, lr=0.0005, epochs=100,
+                              output_dir="/checkpoint/dino", data_path="/imagenet/train", use_fp16=True,
+                              local_crops_scale=(0.05, 0.4), dist_url="env://")
+    return {"student": student, "teacher": teacher, "optimizer": opt.state_dict(), "epoch": 100,
+            "args": args, "dino_loss": {"center": torch.zeros(1, 8)}, "fp16_scaler": {"scale": 65536.0}}
 
 
 def test_dino_official_checkpoint_loads_into_timm(tmp_path):
@@ -92,6 +163,24 @@ def test_dino_official_checkpoint_loads_into_timm(tmp_path):
     for (k, a), b in zip(src.state_dict().items(), loaded.state_dict().values()):
         assert torch.equal(a, b), k
     assert set(dino_to_timm(_dino_style_checkpoint(src))) == set(src.state_dict())
+
+
+class _RunsCode:
+    def __reduce__(self):  # unpickling this would run `touch`
+        import os
+
+        return (os.system, ("touch pwned_by_checkpoint",))
+
+
+def test_dino_checkpoint_with_code_in_args_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    src = build_vit("vit_small_patch16_224.dino", None, pretrained=False, **TINY)
+    ckpt = _dino_style_checkpoint(src)
+    ckpt["args"].hook = _RunsCode()  # Namespace is allowed; what it holds still goes through weights_only
+    torch.save(ckpt, tmp_path / "evil.pth")
+    with pytest.raises(ValueError, match="not a readable checkpoint"):
+        build_vit("vit_small_patch16_224.dino", str(tmp_path / "evil.pth"), pretrained=True, **TINY)
+    assert not (tmp_path / "pwned_by_checkpoint").exists()
 
 
 def test_timm_safetensors_file_loads(tmp_path):

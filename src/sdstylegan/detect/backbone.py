@@ -2,7 +2,10 @@
 
 `ViTKeys` (the method): a timm ViT (DINO ViT-S/16 default; S/8, B/16, B/8 by `detector.arch`); the
 keys of the last block's qkv projection, heads concatenated (384-d for ViT-S), CLS dropped. Any input
-size works: timm's `dynamic_img_size` interpolates the position embedding (bicubic, like DINO).
+size works. For DINO weights (`*.dino` archs) the position embedding is resized exactly as DINO's own
+`interpolate_pos_encoding` does (bicubic, scale factor (n + 0.1)/√N, no antialiasing; `dino_pos_embed`),
+so keys equal those of the code TokenCut ran; other archs use timm's resampling (antialiased bicubic to
+the target size), which differs from DINO's by up to ~0.1 at non-224 sizes.
 `PixelTokens` (baseline, tests): each token is its patch's pixels minus the image's mean patch — a weak
 hand-made feature, honest about what it is, never presented as DINO.
 
@@ -18,6 +21,7 @@ STAND-IN (tests, offline demo) and says so in the log and in every output.
 
 from __future__ import annotations
 
+import argparse
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -132,7 +136,9 @@ def build_vit(arch: str, weights: str | None, pretrained: bool = True, **model_k
     import timm
 
     model = timm.create_model(arch, pretrained=False, **kwargs)
-    state = dino_to_timm(load_state_dict(source, config_key="detector.weights", hint=hint))
+    # DINO's main_dino.py checkpoints hold `args` (an argparse.Namespace of plain values) beside the weights.
+    state = dino_to_timm(load_state_dict(source, config_key="detector.weights", hint=hint,
+                                         safe_types=(argparse.Namespace,)))
     pos = state.get("pos_embed")
     if pos is not None and pos.shape != model.pos_embed.shape:
         from timm.layers import resample_abs_pos_embed
@@ -149,6 +155,33 @@ def build_vit(arch: str, weights: str | None, pretrained: bool = True, **model_k
     return model
 
 
+# ---------------------------------------------------------------------------- position embedding
+
+
+def dino_pos_embed(vit: nn.Module, t: torch.Tensor) -> torch.Tensor:
+    """Prepend CLS and add the position embedding to patch tokens `t` (B, h, w, C), the way DINO does.
+
+    DINO (vision_transformer.py, `interpolate_pos_encoding`) keeps the stored √N×√N grid when the input
+    is square with N patches, else resizes it with `F.interpolate(mode="bicubic")` by scale factors
+    ((h + 0.1)/√N, (w + 0.1)/√N) — the 0.1 guards against rounding down (DINO issue #8) — no antialias.
+    """
+    b, h, w, c = t.shape
+    pos = vit.pos_embed
+    n = pos.shape[1] - 1
+    side = math.isqrt(n)
+    if side * side != n:
+        raise ValueError(f"DINO position embedding needs a square grid, got {n} patch positions")
+    patch_pos = pos[:, 1:]
+    if not (h == w and h * w == n):
+        grid = patch_pos.reshape(1, side, side, c).permute(0, 3, 1, 2)
+        grid = nn.functional.interpolate(grid, scale_factor=((h + 0.1) / side, (w + 0.1) / side), mode="bicubic")
+        if grid.shape[-2:] != (h, w):
+            raise RuntimeError(f"DINO position-embedding interpolation gave {tuple(grid.shape[-2:])}, not {(h, w)}")
+        patch_pos = grid.permute(0, 2, 3, 1).reshape(1, h * w, c)
+    cls = vit.cls_token.expand(b, -1, -1) + pos[:, :1]
+    return torch.cat([cls, t.reshape(b, h * w, c) + patch_pos], dim=1)
+
+
 # ---------------------------------------------------------------------------- token extractors
 
 
@@ -156,8 +189,11 @@ class ViTKeys(nn.Module):
     """Keys of the last attention block of a timm ViT, heads concatenated, CLS (and registers) dropped."""
 
     def __init__(self, arch: str = "vit_small_patch16_224.dino", weights: str | None = None,
-                 pretrained: bool = True, model_kwargs: Mapping[str, Any] | None = None):
+                 pretrained: bool = True, model_kwargs: Mapping[str, Any] | None = None,
+                 pos_interpolation: str = "auto"):
         super().__init__()
+        if pos_interpolation not in ("auto", "dino", "timm"):
+            raise ValueError(f"detector.backbone.pos_interpolation must be auto, dino or timm, got {pos_interpolation!r}")
         self.vit = build_vit(arch, weights, pretrained, **dict(model_kwargs or {}))
         for name in ("patch_embed", "blocks", "_pos_embed"):
             if not hasattr(self.vit, name):
@@ -165,6 +201,15 @@ class ViTKeys(nn.Module):
         if not hasattr(self.vit.blocks[-1], "attn") or not hasattr(self.vit.blocks[-1].attn, "qkv"):
             raise TypeError(f"detector.arch={arch}: the last block has no fused attn.qkv projection")
         self.patch_size = int(self.vit.patch_embed.patch_size[0])
+        # auto: DINO's own interpolation for DINO weights (what TokenCut ran), timm's for everything else
+        if pos_interpolation == "auto":
+            pos_interpolation = "dino" if arch.split(".")[-1] == "dino" else "timm"
+        dino_ok = (getattr(self.vit, "cls_token", None) is not None and getattr(self.vit, "reg_token", None) is None
+                   and not getattr(self.vit, "no_embed_class", False) and self.vit.pos_embed is not None)
+        if pos_interpolation == "dino" and not dino_ok:
+            raise ValueError(f"detector.arch={arch}: DINO position interpolation needs a ViT with a CLS token, "
+                             f"no registers and a class position; use pos_interpolation=timm")
+        self.pos_interpolation = pos_interpolation
         self.standin = not pretrained
         self.name = arch
         self.vit.eval().requires_grad_(False)
@@ -173,8 +218,9 @@ class ViTKeys(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
         vit = self.vit
         h, w = x.shape[-2] // self.patch_size, x.shape[-1] // self.patch_size
-        t = vit.patch_embed(x)
-        t = vit.norm_pre(vit.patch_drop(vit._pos_embed(t)))
+        t = vit.patch_embed(x)  # (B, h, w, C) with dynamic_img_size
+        t = dino_pos_embed(vit, t) if self.pos_interpolation == "dino" else vit._pos_embed(t)
+        t = vit.norm_pre(vit.patch_drop(t))
         for blk in vit.blocks[:-1]:
             t = blk(t)
         last = vit.blocks[-1]

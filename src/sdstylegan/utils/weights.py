@@ -9,6 +9,7 @@ makes that loud, and every number computed with one carries `_standin` in its na
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,13 @@ def load_state_dict(
     config_key: str,
     hint: str = "",
     cache_dir: str | os.PathLike | None = None,
+    safe_types: Sequence[type] = (),
 ) -> dict[str, Any]:
-    """A state dict from a local `.pt/.pth/.bin` (weights_only) or `.safetensors` file, or an http(s) URL."""
+    """A state dict from a local `.pt/.pth/.bin` (weights_only) or `.safetensors` file, or an http(s) URL.
+
+    `safe_types`: plain-data classes the restricted (weights_only) unpickler may also rebuild, e.g.
+    `argparse.Namespace` for DINO's full training checkpoints; nothing else is ever constructed or called.
+    """
     src = str(source)
     path = Path(src).expanduser()
     if path.is_file():
@@ -47,13 +53,16 @@ def load_state_dict(
                 from safetensors.torch import load_file
 
                 return load_file(str(path))
-            return torch.load(path, map_location="cpu", weights_only=True)
+            with torch.serialization.safe_globals(list(safe_types)):
+                return torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:
             raise ValueError(f"{config_key}={src}: not a readable checkpoint ({type(e).__name__}: {e})") from e
     if src.startswith(("http://", "https://")):
         model_dir = str(Path(cache_dir).expanduser()) if cache_dir else None
         try:
-            return torch.hub.load_state_dict_from_url(src, model_dir=model_dir, map_location="cpu", weights_only=True)
+            with torch.serialization.safe_globals(list(safe_types)):
+                return torch.hub.load_state_dict_from_url(src, model_dir=model_dir, map_location="cpu",
+                                                          weights_only=True)
         except Exception as e:
             raise WeightsNotFoundError(_offline_message(src, config_key, hint, e)) from e
     if os.sep in src or src.endswith((".pt", ".pth", ".bin", ".safetensors", ".pkl")):
