@@ -12,7 +12,7 @@ def test_conversion_pair_round_trips_and_matches_slicing():
     sdip = [3, 11, 5, 17]  # [y0, y1, x0, x1] applied as img[y0:y1, x0:x1]
     x0, y0, x1, y1 = sdip_to_xyxy(sdip)
     assert (x0, y0, x1, y1) == (5, 3, 17, 11)
-    assert np.array_equal(img[y0:y1, x0:x1], img[sdip[0]:sdip[1], sdip[2]:sdip[3]])
+    assert np.array_equal(img[y0:y1, x0:x1], img[sdip[0] : sdip[1], sdip[2] : sdip[3]])
     assert xyxy_to_sdip((x0, y0, x1, y1)) == sdip
 
 

@@ -36,15 +36,21 @@ def photo_folder(tmp_path):
 
 
 def test_folder_ingest_counts_reasons_and_leaves_files_alone(photo_folder, tmp_path):
-    before = {p: (hashlib.sha256(p.read_bytes()).hexdigest(), os.stat(p).st_mtime_ns) for p in photo_folder.rglob("*")
-              if p.is_file()}
+    before = {
+        p: (hashlib.sha256(p.read_bytes()).hexdigest(), os.stat(p).st_mtime_ns)
+        for p in photo_folder.rglob("*")
+        if p.is_file()
+    }
     records, counts = build_folder_manifest(photo_folder, tmp_path / "manifest.jsonl", min_size=64)
     assert counts == {"ok": 2, "duplicate": 1, "empty": 1, "not_image": 1, "truncated": 1, "too_small": 1}
     by_name = {os.path.basename(r.source): r for r in records}
     assert by_name["copy_of_a.png"].extra["duplicate_of"].endswith("a.png")
     assert by_name["a.png"].orig_size == [80, 80]
-    after = {p: (hashlib.sha256(p.read_bytes()).hexdigest(), os.stat(p).st_mtime_ns) for p in photo_folder.rglob("*")
-             if p.is_file()}
+    after = {
+        p: (hashlib.sha256(p.read_bytes()).hexdigest(), os.stat(p).st_mtime_ns)
+        for p in photo_folder.rglob("*")
+        if p.is_file()
+    }
     assert after == before
 
 
@@ -56,7 +62,14 @@ def test_missing_folder_is_a_clear_error(tmp_path):
 def test_ingest_stage_through_the_runner(photo_folder, make_cfg):
     from sdstylegan.pipeline.runner import run_pipeline
 
-    cfg = make_cfg(["dataset=folder", f"dataset.path={photo_folder}", "dataset.resolution=64", "pipeline.stages=[ingest]"])
+    cfg = make_cfg(
+        [
+            "dataset=folder",
+            f"dataset.path={photo_folder}",
+            "dataset.resolution=64",
+            "pipeline.stages=[ingest]",
+        ]
+    )
     out = run_pipeline(cfg)
     assert out["ingest"]["num_images"] == 2
     assert out["ingest"]["status_counts"]["duplicate"] == 1

@@ -24,7 +24,7 @@ TOO_SMALL = "too_small"
 TOO_LARGE = "too_large"
 UNREADABLE = "unreadable"
 
-ORIENTATION_TAG = 0x0112         # EXIF Orientation
+ORIENTATION_TAG = 0x0112  # EXIF Orientation
 DEFAULT_MAX_PIXELS = 89_478_485  # Pillow's own decompression-bomb threshold (≈ 0.25 GiB RGBA)
 
 
@@ -103,8 +103,13 @@ def load_image_bytes(
         return ImageProblem(NOT_IMAGE, "not a format Pillow can identify", sha)
     except (OSError, SyntaxError, ValueError, EOFError) as e:
         msg = str(e)
-        low = msg.lower()  # Pillow says "image file is truncated", "Truncated File Read", "broken data stream"
-        reason = TRUNCATED if ("truncated" in low or "broken data stream" in low or isinstance(e, EOFError)) else UNREADABLE
+        # Pillow says "image file is truncated", "Truncated File Read", "broken data stream"
+        low = msg.lower()
+        reason = (
+            TRUNCATED
+            if ("truncated" in low or "broken data stream" in low or isinstance(e, EOFError))
+            else UNREADABLE
+        )
         return ImageProblem(reason, f"{type(e).__name__}: {msg}", sha)
     try:
         if img.getexif().get(ORIENTATION_TAG) in (5, 6, 7, 8):  # transposed or rotated by 90°: w and h swap

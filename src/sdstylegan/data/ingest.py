@@ -28,8 +28,12 @@ def _validate(path: Path, min_size: int, max_pixels: int) -> ManifestRecord:
     source = str(path)
     if isinstance(res, ImageProblem):
         rid = res.sha256 or ("path:" + source)
-        return ManifestRecord(id=rid, source=source, orig_path=source, status=res.reason, extra={"reason_detail": res.detail})
-    return ManifestRecord(id=res.sha256, source=source, orig_path=source, orig_size=list(res.orig_size), status=OK)
+        return ManifestRecord(
+            id=rid, source=source, orig_path=source, status=res.reason, extra={"reason_detail": res.detail}
+        )
+    return ManifestRecord(
+        id=res.sha256, source=source, orig_path=source, orig_size=list(res.orig_size), status=OK
+    )
 
 
 def build_folder_manifest(
@@ -65,13 +69,26 @@ def run_ingest(ctx: StageContext) -> dict[str, Any]:
     """Pipeline stage: manifest of `dataset.path`, counts per skip reason in `summary.json`."""
     d = ctx.cfg.dataset
     if not d.get("path"):
-        raise ValueError("stage ingest needs dataset.path (a folder of photos), e.g. dataset=folder dataset.path=/data/mate")
+        raise ValueError(
+            "stage ingest needs dataset.path (a folder of photos), e.g. dataset=folder dataset.path=/data/mate"
+        )
     manifest = ctx.stage_dir / "manifest.jsonl"
-    records, counts = build_folder_manifest(d.path, manifest, int(d.get("min_size", 64)),
-                                            int(d.get("max_pixels", DEFAULT_MAX_PIXELS)), int(d.get("num_workers", 4)))
+    records, counts = build_folder_manifest(
+        d.path,
+        manifest,
+        int(d.get("min_size", 64)),
+        int(d.get("max_pixels", DEFAULT_MAX_PIXELS)),
+        int(d.get("num_workers", 4)),
+    )
     write_json(ctx.stage_dir / "summary.json", {"files": len(records), "status_counts": dict(counts)})
     skipped = {k: v for k, v in counts.items() if k != OK}
     log.info("ingest: %d files, %d usable; skipped %s", len(records), counts.get(OK, 0), skipped or "none")
     if counts.get(OK, 0) == 0:
-        raise RuntimeError(f"ingest: none of the {len(records)} files under {d.path} is a usable image: {dict(counts)}")
-    return {"manifest": ctx.relative(manifest), "num_images": counts.get(OK, 0), "status_counts": dict(counts)}
+        raise RuntimeError(
+            f"ingest: none of the {len(records)} files under {d.path} is a usable image: {dict(counts)}"
+        )
+    return {
+        "manifest": ctx.relative(manifest),
+        "num_images": counts.get(OK, 0),
+        "status_counts": dict(counts),
+    }
