@@ -77,6 +77,7 @@ def test_cli_scores_a_voc_folder(tmp_path, capsys):
     assert out["corloc"] == 0.5 and (out["hits"], out["images"]) == (1, 2)
     assert json.loads((tmp_path / "r.json").read_text())["corloc"] == 0.5
     assert "corloc on VOC2007 trainval: 50.0 % (1/2)" in capsys.readouterr().out
+    assert out["max_side"] is None and out["protocol"].startswith("full size")  # TokenCut's protocol by default
 
 
 def test_cli_labels_standin_results(tmp_path, capsys):
@@ -84,4 +85,5 @@ def test_cli_labels_standin_results(tmp_path, capsys):
     out = main(["voc", "--root", str(tmp_path / "VOC2012"), "--standin", "--num-workers", "0", "--device", "cpu",
                 "--max-side", "64"])
     assert "corloc_standin" in out and "corloc" not in out
+    assert out["protocol"].startswith("longer side resized to 64 px") and "not the published" in out["protocol"]
     assert "STAND-IN" in capsys.readouterr().out

@@ -160,9 +160,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     res = evaluate(items, det, args.max_side or None, args.batch_size, args.num_workers, args.limit)
     label = "pixels" if args.backbone == "pixels" else args.arch
     key = "corloc_standin" if (args.standin and args.backbone == "vit") else "corloc"
+    protocol = ("full size, as published (TokenCut)" if not args.max_side
+                else f"longer side resized to {args.max_side} px — not the published protocol")
     out = {"dataset": name, key: res.value, "hits": res.hits, "images": res.total, "backbone": label,
-           "tau": args.tau, "max_side": args.max_side or None}
-    print(f"{key} on {name}: {100 * res.value:.1f} % ({res.hits}/{res.total}) with {label}"
+           "tau": args.tau, "max_side": args.max_side or None, "protocol": protocol}
+    print(f"{key} on {name}: {100 * res.value:.1f} % ({res.hits}/{res.total}) with {label}, {protocol}"
           + (" — STAND-IN weights, meaningless" if key.endswith("_standin") else ""))
     if args.out:
         Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
