@@ -62,6 +62,15 @@ def test_box_size_rejections():
     assert reject_reason((10, 10, 50, 50), (100, 100), p) is None
 
 
+def test_weak_cut_rejection_only_above_max_ncut():
+    p = CropPolicy(max_ncut=0.3)
+    assert reject_reason((10, 10, 50, 50), (100, 100), p, ncut_value=0.31) == "weak_cut"
+    assert reject_reason((10, 10, 50, 50), (100, 100), p, ncut_value=0.3) is None
+    assert reject_reason((10, 10, 50, 50), (100, 100), CropPolicy(), ncut_value=1.9) is None  # off by default
+    with pytest.raises(ValueError, match="max_ncut"):
+        CropPolicy(max_ncut=2.5)
+
+
 def test_center_source_ignores_the_box():
     p = CropPolicy(source="center", max_box_area=0.5)
     assert crop_box((0, 0, 5, 5), (300, 200), p) == (50, 0, 250, 200)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -116,6 +117,26 @@ def test_planted_objects_boxes_rejections_and_unknown_fields(make_cfg, tmp_path)
     assert recs["e"].status == "not_image" and recs["e"].orig_path is None  # carried through untouched
     summary = json.loads((ctx.stage_dir / "summary.json").read_text())
     assert summary["num_detected"] == 4 and summary["rejected"]["whole_frame"] >= 1
+    # cut quality: recorded per image, summarised, and the weakest accepted crops pictured
+    assert 0 <= a.extra["cut"]["ncut"] < 0.1 and a.extra["cut"]["eigengap"] > 0  # a flat red block: a clean cut
+    assert recs["c"].extra["cut"]["ncut"] is None  # no cut at all
+    assert summary["cut_ncut"]["count"] == 2 and summary["cut_ncut"]["min"] <= summary["cut_ncut"]["max"]
+    assert (ctx.stage_dir / "weakest_cuts.png").is_file()
+
+
+def test_weak_cuts_are_rejected_above_max_ncut(make_cfg, tmp_path):
+    ctx = pixel_ctx(make_cfg, tmp_path)
+    run_crop(ctx)
+    ncut_a = {r.id[0]: r for r in read_manifest(ctx.stage_dir / "manifest.jsonl")}["a"].extra["cut"]["ncut"]
+    strict = pixel_ctx(make_cfg, tmp_path)
+    with open_dict(strict.cfg):
+        strict.cfg.detector.crop.max_ncut = ncut_a / 2  # below a's value: its cut counts as weak
+    shutil.rmtree(strict.stage_dir)
+    strict.stage_dir.mkdir()
+    run_crop(strict)
+    recs = {r.id[0]: r for r in read_manifest(strict.stage_dir / "manifest.jsonl")}
+    assert recs["a"].status == "weak_cut" and recs["a"].crop_path is None
+    assert recs["a"].extra["cut"]["ncut"] == pytest.approx(ncut_a)
 
 
 def test_resume_detects_only_what_is_missing(make_cfg, tmp_path):

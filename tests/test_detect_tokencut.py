@@ -15,6 +15,7 @@ from sdstylegan.detect.tokencut import (
     ncut,
     ncut_binary,
     ncut_graph,
+    ncut_value,
     partition,
 )
 
@@ -150,6 +151,37 @@ def test_affinity_is_binary_with_eps():
     f = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]])
     a = affinity(f, tau=0.2, eps=1e-3)
     np.testing.assert_array_equal(a, [[1, 1, 1e-3], [1, 1, 1e-3], [1e-3, 1e-3, 1]])
+
+
+# ---------------------------------------------------------------------------- cut quality
+
+
+def test_ncut_value_by_hand():
+    # 4 nodes, dense affinity; S = {0, 1}. cut = a02 + a03 + a12 + a13 = 0.1 + 0 + 0 + 0.2 = 0.3
+    a = np.array([[0, 1, 0.1, 0], [1, 0, 0, 0.2], [0.1, 0, 0, 1], [0, 0.2, 1, 0]])
+    # degrees 1.1, 1.2, 1.1, 1.2 → assoc(S) = assoc(S̄) = 2.3 → ncut = 0.3/2.3 · 2
+    assert ncut_value(np.array([1, 1, 0, 0], bool), a=a) == pytest.approx(0.6 / 2.3)
+    edges = a > 0.5  # binary graph with eps: A = (1 − eps)·edges + eps
+    ref = ncut_value(np.array([1, 1, 0, 0], bool), a=np.where(edges, 1.0, 0.01))
+    assert ncut_value(np.array([1, 1, 0, 0], bool), edges=edges, eps=0.01) == pytest.approx(ref)
+    assert ncut_value(np.ones(4, bool), a=a) == 0.0
+
+
+@pytest.mark.parametrize("solver", ["auto", "torch", "dense"])
+def test_cut_quality_is_recorded_and_ranks_a_clean_object_above_noise(solver):
+    h, w = 12, 16
+    clean = ncut(torch.from_numpy(planted(h, w, (5, 3, 11, 8))), (h, w), solver=solver)
+    noise = ncut(torch.from_numpy(random_tokens(h * w, 6, 0)), (h, w), solver=solver)
+    assert clean.ncut_value is not None and noise.ncut_value is not None
+    edges = binary_graph(torch.from_numpy(planted(h, w, (5, 3, 11, 8))))
+    assert clean.ncut_value == pytest.approx(ncut_value(clean.bipartition, edges=edges, eps=1e-5), rel=1e-6)
+    assert clean.ncut_value < 0.2 < 0.5 < noise.ncut_value <= 2.0  # a separate object barely connects (0.07 vs 0.6)
+    assert clean.eigengap > noise.eigengap > 0
+
+
+def test_fallback_has_no_ncut_value_but_a_gap():
+    res = ncut(torch.ones(9 * 11, 5), (9, 11))
+    assert res.ncut_value is None and res.eigengap is not None and abs(res.eigengap) < 1e-6
 
 
 # ---------------------------------------------------------------------------- degenerate graphs

@@ -31,6 +31,7 @@ NO_OBJECT = "no_object"          # TokenCut found no unique cut (degenerate grap
 BOX_TOO_SMALL = "box_too_small"
 WHOLE_FRAME = "whole_frame"
 CROP_OUTSIDE = "crop_outside"    # policy `skip` and the square leaves the image
+WEAK_CUT = "weak_cut"            # the cut's normalized-cut value is above `max_ncut`
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class CropPolicy:
     min_box_side: int = 8        # ... or with a side shorter than this many pixels
     max_box_area: float = 0.95   # reject boxes covering at least this fraction of the image
     source: str = "detector"     # detector | center (ignore the box: centred square, nothing rejected)
+    max_ncut: float | None = None  # reject cuts whose normalized-cut value is above this (weak_cut); None = off
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
@@ -51,15 +53,20 @@ class CropPolicy:
             raise ValueError(f"detector.crop.policy must be one of {POLICIES}, got {self.policy!r}")
         if self.margin < 0:
             raise ValueError(f"detector.crop.margin must be ≥ 0, got {self.margin}")
+        if self.max_ncut is not None and not 0 < self.max_ncut <= 2:
+            raise ValueError(f"detector.crop.max_ncut must lie in (0, 2] (a normalized cut) or be null, got {self.max_ncut}")
         if not 0 <= self.min_box_area < self.max_box_area <= 1.0 + 1e-9:
             raise ValueError(f"need 0 ≤ detector.crop.min_box_area ({self.min_box_area}) < "
                              f"max_box_area ({self.max_box_area}) ≤ 1")
 
 
-def reject_reason(box: Box, image_size: tuple[int, int], policy: CropPolicy) -> str | None:
+def reject_reason(box: Box, image_size: tuple[int, int], policy: CropPolicy,
+                  ncut_value: float | None = None) -> str | None:
     """Why `box` in an image of `image_size` (w, h) gives no crop, or None when it does."""
     if policy.source == "center":
         return None
+    if policy.max_ncut is not None and ncut_value is not None and ncut_value > policy.max_ncut:
+        return WEAK_CUT
     w, h = image_size
     bw, bh = box[2] - box[0], box[3] - box[1]
     area = bw * bh / float(w * h)

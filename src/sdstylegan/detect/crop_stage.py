@@ -7,9 +7,12 @@ and a `predictions/rank<r>.jsonl`), then rank zero merges everything into the st
 - `manifest.jsonl` — every input record (unknown fields kept, paths re-based on this folder) with `bbox`
   = the square that was cropped ([y0, y1, x0, x1], original pixels; with `policy: pad` only its part inside
   the image, so SDIP's `img[y0:y1, x0:x1]` then gives the crop without its padding), `crop_path`,
-  `detect_box` (TokenCut's object box, same convention) and, for rejected images, `status` = the reason;
-- `sdip.json` (SDIP release format), `boxes.png` (originals with mask, box and crop), `summary.json`
-  (counts per status, images/s, CorLoc on the demo ground truth when there is one).
+  `detect_box` (TokenCut's object box, same convention), `cut` = {ncut, eigengap} (the cut's quality:
+  normalized-cut value, low = clean; `detector.crop.max_ncut` rejects weak cuts as `weak_cut`) and, for
+  rejected images, `status` = the reason;
+- `sdip.json` (SDIP release format), `boxes.png` (originals with mask, box and crop), `weakest_cuts.png`
+  (accepted crops with the highest ncut), `summary.json` (counts per status, images/s, the distribution
+  of ncut and eigengap, CorLoc on the demo ground truth when there is one).
 A stand-in backbone (`detector.pretrained=false`) makes every output say STAND-IN: the summary's
 `standin` flag, `corloc_standin` instead of `corloc`, and the picture's title. A killed run resumes:
 images already in `predictions/` are not detected again.
@@ -24,11 +27,13 @@ from pathlib import Path
 from typing import Any
 
 import hydra
+import numpy as np
 from omegaconf import DictConfig
-from PIL import Image
+from PIL import Image, ImageOps
 from torch.utils.data import DataLoader
 
 from sdstylegan.data.boxes import sdip_to_xyxy
+from sdstylegan.data.images import to_rgb
 from sdstylegan.data.manifest import (
     OK,
     ManifestRecord,
@@ -125,6 +130,8 @@ def _merge(ctx: StageContext, records: list[ManifestRecord], root: Path, detecto
             if row is None:
                 raise RuntimeError(f"crop: no prediction for manifest record {k} ({rec.source}); re-run to resume")
             d["status"], d["detect_box"] = row["status"], row.get("detect_box")
+            if row.get("cut") is not None:
+                d["cut"] = row["cut"]
             d["bbox"] = row.get("bbox")
             d["crop_path"] = crop_rel_path(rec.id) if row["status"] == OK else None
             if row.get("detail"):
@@ -141,9 +148,15 @@ def _merge(ctx: StageContext, records: list[ManifestRecord], root: Path, detecto
         "seconds": round(seconds, 3), "images_per_s": round(num_detected / seconds, 3) if seconds > 0 else None,
         "num_sdip_boxes": num_sdip,
     }
+    summary["cut_ncut"] = _distribution(r.extra.get("cut", {}).get("ncut") for r in out_records)
+    summary["cut_eigengap"] = _distribution(r.extra.get("cut", {}).get("eigengap") for r in out_records)
     truth = load_ground_truth(ctx)
     if truth is not None:
         summary |= _demo_corloc(truth, out_records, standin)
+    weakest = _weakest_cuts(out_records, ctx.stage_dir, int(ctx.cfg.detector.picture.get("num_weakest", 16)))
+    if weakest:
+        overlay_grid(weakest, title="accepted crops with the weakest cuts (highest ncut)"
+                     + (" — STAND-IN backbone" if standin else "")).save(ctx.stage_dir / "weakest_cuts.png")
     if overlays:
         title = "STAND-IN backbone: random weights, boxes are meaningless" if standin else f"TokenCut ({detector.backbone.name})"
         grid = overlay_grid(overlays, title=title)
@@ -153,6 +166,32 @@ def _merge(ctx: StageContext, records: list[ManifestRecord], root: Path, detecto
     log.info("crop: %d crops, rejected %s, %.2f img/s%s", summary["num_crops"], summary["rejected"],
              summary["images_per_s"] or 0.0,
              "".join(f", {k} {v:.3f}" for k, v in summary.items() if k.startswith("corloc")))
+
+
+def _distribution(values: Any) -> dict[str, float | int] | None:
+    """Count, min, quartiles, p90 and max of the numbers in `values` (None skipped); None when there are none."""
+    v = np.array([x for x in values if x is not None], dtype=np.float64)
+    if v.size == 0:
+        return None
+    q = np.quantile(v, [0.0, 0.25, 0.5, 0.75, 0.9, 1.0])
+    return {"count": int(v.size)} | {k: round(float(x), 6) for k, x in zip(("min", "p25", "median", "p75", "p90", "max"), q)}
+
+
+def _weakest_cuts(records: list[ManifestRecord], stage_dir: Path, k: int) -> list[Overlay]:
+    """Tiles of the `k` accepted crops whose cuts are weakest (highest ncut): object box red, crop green."""
+    scored = [r for r in records if r.status == OK and r.extra.get("cut", {}).get("ncut") is not None]
+    scored.sort(key=lambda r: -r.extra["cut"]["ncut"])
+    tiles = []
+    for r in scored[:k]:
+        orig = Path(r.orig_path) if Path(r.orig_path).is_absolute() else stage_dir / r.orig_path
+        with Image.open(orig) as im:
+            im.draft("RGB", (512, 512))  # JPEG: a reduced decode is enough for a tile
+            thumb = to_rgb(ImageOps.exif_transpose(im))
+        s = thumb.size[0] / r.orig_size[0]
+        box = tuple(v * s for v in sdip_to_xyxy(r.extra["detect_box"]))
+        crop = tuple(v * s for v in sdip_to_xyxy(r.bbox)) if r.bbox else None
+        tiles.append(Overlay(thumb, None, 1.0, box, crop, label=f"ncut {r.extra['cut']['ncut']:.3f}"))
+    return tiles
 
 
 def _demo_corloc(truth: dict[str, dict[str, Any]], records: list[ManifestRecord], standin: bool) -> dict[str, Any]:

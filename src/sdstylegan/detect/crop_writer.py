@@ -36,8 +36,12 @@ def crop_rel_path(record_id: str) -> str:
 
 def crop_one(det: Detection, path: Path, policy: CropPolicy, resolution: int, crop_file: Path) -> dict[str, Any]:
     """Decide and (when accepted) write one crop; returns the row stored in predictions/rank<r>.jsonl."""
-    row: dict[str, Any] = {"index": det.index, "detect_box": xyxy_to_sdip(det.box), "degenerate": det.degenerate}
-    reason = NO_OBJECT if det.degenerate and policy.source == "detector" else reject_reason(det.box, det.orig_size, policy)
+    row: dict[str, Any] = {"index": det.index, "detect_box": xyxy_to_sdip(det.box), "degenerate": det.degenerate,
+                           "cut": {"ncut": det.ncut_value, "eigengap": det.eigengap}}
+    if det.degenerate and policy.source == "detector":
+        reason = NO_OBJECT
+    else:
+        reason = reject_reason(det.box, det.orig_size, policy, det.ncut_value)
     if reason:
         return row | {"status": reason}
     region = crop_box(det.box, det.orig_size, policy)

@@ -37,6 +37,8 @@ class Detection:
     orig_size: tuple[int, int]          # (w, h)
     scale: float                        # network pixels per original pixel
     degenerate: str | None = None       # the ncut fallback's reason (box = whole frame)
+    ncut_value: float | None = None     # normalized cut of the bipartition, [0, 2]; low = clean cut
+    eigengap: float | None = None       # μ₂ − μ₃: how clearly the cut stands apart
 
 
 class DetectionDataset(Dataset):
@@ -108,7 +110,8 @@ class TokenCutDetector(pl.LightningModule):
                 scale, size = float(batch["scale"][j]), tuple(int(v) for v in batch["orig_size"][j])
                 box = patch_box_to_pixels(res.box, self.patch_size, scale, size)
                 out[j] = Detection(index=int(batch["index"][j]), box=box, box_patches=res.box, mask=res.mask,
-                                   orig_size=size, scale=scale, degenerate=res.degenerate)
+                                   orig_size=size, scale=scale, degenerate=res.degenerate,
+                                   ncut_value=res.ncut_value, eigengap=res.eigengap)
         return [out[j] for j in range(len(batch["index"]))]
 
     @torch.no_grad()

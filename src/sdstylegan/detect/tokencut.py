@@ -19,6 +19,11 @@ Degenerate graphs (all tokens alike, several equally good cuts, one token) have 
 eigenvector: when μ₁ − μ₂ or μ₂ − μ₃ is below `gap_tol` (or N < 2) the result is the documented
 fallback — mask = every token, box = the whole grid, eigvec = zeros, `degenerate` = the reason.
 Such boxes cover the whole frame, which the crop stage rejects. Never NaN.
+
+Cut quality (the published code returns a box with no confidence; TokenCut issue #20): each result
+carries `ncut_value`, the normalized cut of its bipartition on the same graph (Shi & Malik 2000:
+cut(S, S̄)/assoc(S, V) + cut(S, S̄)/assoc(S̄, V), in [0, 2]; low = the two sides barely connect), and
+`eigengap` = μ₂ − μ₃ (how clearly the cut's eigenvector stands apart from the next one).
 """
 
 from __future__ import annotations
@@ -55,6 +60,8 @@ class NcutResult:
     bipartition: np.ndarray       # bool (h, w): every token on the seed's side of the mean (before 4-connectivity)
     seed: tuple[int, int]         # (row, col) of argmax |eigvec|
     degenerate: str | None = None  # why the fallback was used, None for a proper cut
+    ncut_value: float | None = None  # normalized cut of `bipartition` in [0, 2] (None for the fallback)
+    eigengap: float | None = None  # μ₂ − μ₃ of M = D^-½AD^-½
 
 
 # ---------------------------------------------------------------------------- graph
@@ -151,6 +158,26 @@ def _solve_torch(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return vecs[..., :, -2] * r, top
 
 
+# ---------------------------------------------------------------------------- cut quality
+
+
+def ncut_value(side: np.ndarray, a: np.ndarray | None = None, edges: np.ndarray | None = None,
+               eps: float = 0.0) -> float:
+    """Normalized cut of bipartition `side` (bool, N) on a dense affinity `a`, or TokenCut's graph given as
+    bool `edges` and `eps` (A = (1 − eps)·edges + eps·11ᵀ): cut/assoc(S) + cut/assoc(S̄), in [0, 2]."""
+    side = np.asarray(side, dtype=bool).ravel()
+    n, ns = side.shape[0], int(side.sum())
+    if ns in (0, n):
+        return 0.0
+    if a is not None:
+        deg = a.sum(axis=1)
+        cut = float(a[np.ix_(side, ~side)].sum())
+    else:
+        deg = (1.0 - eps) * edges.sum(axis=1, dtype=np.float64) + eps * n
+        cut = (1.0 - eps) * float(edges[np.ix_(side, ~side)].sum()) + eps * ns * (n - ns)
+    return cut / float(deg[side].sum()) + cut / float(deg[~side].sum())
+
+
 # ---------------------------------------------------------------------------- partition
 
 
@@ -237,7 +264,11 @@ def _cut(a: np.ndarray | None, edges: np.ndarray | None, eps: float, grid_hw: tu
     else:
         x, mus = _solve_numpy(a, edges, eps, solver)
     reason = _check_gap(mus, gap_tol)
-    return _fallback(grid_hw, reason) if reason else partition(x, grid_hw)
+    res = _fallback(grid_hw, reason) if reason else partition(x, grid_hw)
+    res.eigengap = float(mus[1] - mus[2])
+    if not reason:
+        res.ncut_value = ncut_value(res.bipartition, a, edges, eps)
+    return res
 
 
 def ncut(
@@ -283,7 +314,14 @@ def _ncut_torch_batch(f: torch.Tensor, grid_hw: tuple[int, int], tau: float, eps
     x, mus = _solve_torch(a)
     x, mus = x.cpu().numpy(), mus.cpu().numpy()
     out = []
-    for xi, mi in zip(x, mus):
+    for ai, xi, mi in zip(a, x, mus):
         reason = _check_gap(tuple(mi), gap_tol)
-        out.append(_fallback(grid_hw, reason) if reason else partition(xi, grid_hw))
+        res = _fallback(grid_hw, reason) if reason else partition(xi, grid_hw)
+        res.eigengap = float(mi[1] - mi[2])
+        if not reason:  # the cut and degrees on the graph's device; two scalars come back
+            side = torch.from_numpy(res.bipartition.ravel()).to(ai.device)
+            deg = ai.sum(dim=1)
+            cut = ai[side][:, ~side].sum()
+            res.ncut_value = float(cut / deg[side].sum() + cut / deg[~side].sum())
+        out.append(res)
     return out
