@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from sdstylegan.data.images import (
     ImageProblem,
     LoadedImage,
     load_image_bytes,
+    load_image_file,
     square_resize,
 )
 
@@ -134,3 +136,64 @@ def test_same_bytes_same_id():
 def test_square_resize():
     out = square_resize(_rgb(40, 30), 16)
     assert out.size == (16, 16)
+
+
+def test_file_over_max_bytes_is_refused_by_size_before_it_is_opened(tmp_path, monkeypatch):
+    path = tmp_path / "huge.jpg"
+    with open(path, "wb") as f:
+        f.truncate(3000)  # sparse: 3× the limit
+    ok = tmp_path / "ok.png"
+    ok.write_bytes(_encode(_rgb(), "PNG"))
+
+    def no_open(*a, **k):
+        raise AssertionError("the file was opened")
+
+    monkeypatch.setattr(os, "open", no_open)
+    res = load_image_file(path, max_bytes=1000)
+    monkeypatch.undo()
+    assert (
+        isinstance(res, ImageProblem)
+        and res.reason == TOO_LARGE
+        and "3000 bytes > max_bytes 1000" in res.detail
+    )
+    assert isinstance(
+        load_image_file(ok, max_bytes=os.path.getsize(ok)), LoadedImage
+    )  # the limit is inclusive
+
+
+def test_file_growing_past_max_bytes_is_read_no_further(tmp_path, monkeypatch):
+    path = tmp_path / "growing.jpg"
+    path.write_bytes(b"\xff" * 5000)
+    real_stat, real_fstat = os.stat, os.fstat
+
+    def small(st):  # the size the file had when it was checked
+        return os.stat_result(
+            (st.st_mode, st.st_ino, st.st_dev, st.st_nlink, st.st_uid, st.st_gid, 10, 0, 0, 0)
+        )
+
+    reads = []
+    real_fdopen = os.fdopen
+
+    def spy_fdopen(fd, *a, **k):
+        f = real_fdopen(fd, *a, **k)
+        read = f.read
+        f.read = lambda n=-1: reads.append(n) or read(n)
+        return f
+
+    monkeypatch.setattr(os, "stat", lambda p, *a, **k: small(real_stat(p, *a, **k)))
+    monkeypatch.setattr(os, "fstat", lambda fd: small(real_fstat(fd)))
+    monkeypatch.setattr(os, "fdopen", spy_fdopen)
+    res = load_image_file(path, max_bytes=1000)
+    monkeypatch.undo()
+    assert isinstance(res, ImageProblem) and res.reason == TOO_LARGE and "grew" in res.detail
+    assert reads and all(0 <= n <= 1001 for n in reads) and sum(reads) <= 1001
+
+
+def test_non_files_are_never_opened(tmp_path):
+    (tmp_path / "folder.jpg").mkdir()
+    os.mkfifo(tmp_path / "pipe.jpg")
+    (tmp_path / "dangling.jpg").symlink_to(tmp_path / "gone.jpg")
+    (tmp_path / "zero.jpg").symlink_to("/dev/zero")
+    for name in ("folder.jpg", "pipe.jpg", "dangling.jpg", "zero.jpg"):
+        res = load_image_file(tmp_path / name)  # a blocking open of the FIFO would hang here
+        assert isinstance(res, ImageProblem) and res.reason == "not_file" and res.detail, (name, res)

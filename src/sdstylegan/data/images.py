@@ -1,7 +1,9 @@
 """Open, validate and normalise photos: every file is checked once, when the manifest is built.
 
 A file either loads as an RGB image (colour modes converted, EXIF orientation applied) or is
-skipped with one of the reasons below; nothing here writes to the user's file.
+skipped with one of the reasons below; nothing here writes to the user's file. A path is checked by
+`stat` before it is opened: anything but a regular file (directory, FIFO, device, dangling link) is
+never opened, and a file over `max_bytes` is never read.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import io
 import math
+import os
+import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +27,11 @@ TRUNCATED = "truncated"
 TOO_SMALL = "too_small"
 TOO_LARGE = "too_large"
 UNREADABLE = "unreadable"
+NOT_FILE = "not_file"  # a directory, FIFO, socket, device or dangling symlink where a file was expected
 
 ORIENTATION_TAG = 0x0112  # EXIF Orientation
 DEFAULT_MAX_PIXELS = 89_478_485  # Pillow's own decompression-bomb threshold (≈ 0.25 GiB RGBA)
+DEFAULT_MAX_BYTES = 25_000_000  # same as collect.content.max_bytes
 
 
 @dataclass
@@ -123,17 +129,72 @@ def load_image_bytes(
     return LoadedImage(rgb, sha, (w, h))
 
 
+def check_file(path: str | Path, max_bytes: int | None = None) -> ImageProblem | None:
+    """Why `path` cannot be read as a photo without opening it (`stat` only), or None for a regular file."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError as e:
+        if os.path.islink(path):
+            return ImageProblem(NOT_FILE, f"dangling symlink to {os.readlink(path)!r}")
+        return ImageProblem(UNREADABLE, f"{type(e).__name__}: {e}")
+    except OSError as e:  # permission on a parent folder, a symlink loop, a name too long
+        return ImageProblem(UNREADABLE, f"{type(e).__name__}: {e}")
+    return _stat_problem(st, max_bytes)
+
+
+def _stat_problem(st: os.stat_result, max_bytes: int | None) -> ImageProblem | None:
+    if stat.S_ISDIR(st.st_mode):
+        return ImageProblem(NOT_FILE, "a directory, not an image file")
+    if not stat.S_ISREG(st.st_mode):
+        kind = "FIFO" if stat.S_ISFIFO(st.st_mode) else "socket" if stat.S_ISSOCK(st.st_mode) else "device"
+        return ImageProblem(NOT_FILE, f"a {kind}, not a regular file (not opened)")
+    if max_bytes is not None and st.st_size > max_bytes:
+        return ImageProblem(TOO_LARGE, f"{st.st_size} bytes > max_bytes {max_bytes} (not read)")
+    return None
+
+
+def read_file(path: str | Path, max_bytes: int | None = None) -> bytes | ImageProblem:
+    """The bytes of a regular file, read-only; never more than `max_bytes` + 1 bytes read, even if it grows."""
+    problem = check_file(path, max_bytes)
+    if problem is not None:
+        return problem
+    try:
+        # O_NONBLOCK: a path swapped for a FIFO after the check does not block the open.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except OSError as e:
+        return ImageProblem(UNREADABLE, f"{type(e).__name__}: {e}")
+    try:
+        with os.fdopen(fd, "rb") as f:
+            st = os.fstat(f.fileno())
+            problem = _stat_problem(st, max_bytes)  # the file that was opened, not the one checked
+            if problem is not None:
+                return problem
+            if max_bytes is None:
+                return f.read()
+            data = f.read(st.st_size + 1)  # +1: notice a file that grew since fstat
+            if len(data) > st.st_size:
+                data += f.read(max_bytes + 1 - len(data))
+    except OSError as e:
+        return ImageProblem(UNREADABLE, f"{type(e).__name__}: {e}")
+    if len(data) > max_bytes:
+        return ImageProblem(TOO_LARGE, f"grew past max_bytes {max_bytes} while read (stopped there)")
+    return data
+
+
 def load_image_file(
     path: str | Path,
     min_size: int = 1,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     draft_side: int | None = None,
+    max_bytes: int | None = None,
 ) -> LoadedImage | ImageProblem:
-    """Read a file (read-only) and validate it with `load_image_bytes`."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as e:
-        return ImageProblem(UNREADABLE, f"{type(e).__name__}: {e}")
+    """Read a file (read-only, see `read_file`) and validate it with `load_image_bytes`.
+
+    `max_bytes`: larger files are refused as `too_large` by their size, before anything is read.
+    """
+    data = read_file(path, max_bytes)
+    if isinstance(data, ImageProblem):
+        return data
     return load_image_bytes(data, min_size=min_size, max_pixels=max_pixels, draft_side=draft_side)
 
 
