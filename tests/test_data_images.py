@@ -197,3 +197,12 @@ def test_non_files_are_never_opened(tmp_path):
     for name in ("folder.jpg", "pipe.jpg", "dangling.jpg", "zero.jpg"):
         res = load_image_file(tmp_path / name)  # a blocking open of the FIFO would hang here
         assert isinstance(res, ImageProblem) and res.reason == "not_file" and res.detail, (name, res)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_is_reported(orientation):
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    res = _ok(_encode(_rgb(40, 30), "PNG", exif=exif))
+    assert res.orientation == orientation
+    assert res.orig_size == res.image.size == ((30, 40) if orientation >= 5 else (40, 30))

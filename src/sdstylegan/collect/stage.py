@@ -93,12 +93,19 @@ def list_items(sources: list[Any], transport: TransportConfig, out_dir: Path,
 
 
 def _record(index: int, item: CollectItem, out: Outcome) -> ManifestRecord:
-    """The manifest line for one finished item."""
+    """The manifest line for one finished item.
+
+    A released box (SDIP JSON) is in the pixels of the file as released, without EXIF orientation;
+    `orig_size` and every later stage use the EXIF-oriented image, so the box is moved into that frame
+    (`exif_orientation` in `out.info`) and scaled when the image was resized on the way in.
+    """
+    from sdstylegan.data.boxes import released_box
+
     rid = out.sha256 or "url:" + hashlib.sha256(item.key().encode()).hexdigest()
     bbox = item.bbox
-    if bbox is not None and out.source_size and out.orig_size:  # the image was resized on the way in
-        sx, sy = out.orig_size[0] / out.source_size[0], out.orig_size[1] / out.source_size[1]
-        bbox = [round(bbox[0] * sy), round(bbox[1] * sy), round(bbox[2] * sx), round(bbox[3] * sx)]
+    if bbox is not None and out.orig_size:
+        orientation = int(out.info.get("exif_orientation") or 1)
+        bbox = released_box(bbox, orientation, out.source_size or out.orig_size, out.orig_size)
     extra: dict[str, Any] = {"item": index, "origin": item.origin}
     if out.status != OK:
         extra["reason_detail"] = out.detail

@@ -41,6 +41,7 @@ class LoadedImage:
     image: Image.Image
     sha256: str
     orig_size: tuple[int, int]  # (w, h) after EXIF orientation
+    orientation: int = 1  # the EXIF orientation applied (1: none; 5-8 swap w and h)
 
 
 @dataclass
@@ -118,7 +119,9 @@ def load_image_bytes(
         )
         return ImageProblem(reason, f"{type(e).__name__}: {msg}", sha)
     try:
-        if img.getexif().get(ORIENTATION_TAG) in (5, 6, 7, 8):  # transposed or rotated by 90°: w and h swap
+        orientation = img.getexif().get(ORIENTATION_TAG, 1)  # what exif_transpose reads
+        orientation = orientation if orientation in range(2, 9) else 1
+        if orientation in (5, 6, 7, 8):  # transposed or rotated by 90°: w and h swap
             w, h = h, w
         img = ImageOps.exif_transpose(img)
         rgb = to_rgb(img)
@@ -126,7 +129,7 @@ def load_image_bytes(
         return ImageProblem(UNREADABLE, f"{type(e).__name__}: {e}", sha)
     if min(w, h) < min_size:
         return ImageProblem(TOO_SMALL, f"{w}x{h} < min_size {min_size}", sha)
-    return LoadedImage(rgb, sha, (w, h))
+    return LoadedImage(rgb, sha, (w, h), orientation)
 
 
 def check_file(path: str | Path, max_bytes: int | None = None) -> ImageProblem | None:
