@@ -18,6 +18,7 @@ from sdstylegan.training.checkpoint import load_generator
 sys.path.insert(0, str(Path(__file__).parent))
 from conftest import compose_config  # noqa: E402
 from hostile import payloads, snapshot  # noqa: E402
+from nvlabs_fake import tree, write_snapshot  # noqa: E402
 
 TINY = ["experiment=demo", "dataset.num_images=16", "dataset.resolution=32", "dataset.image_size=32",
         "dataset.num_workers=1", "dataset.datamodule.num_workers=0", "model.channel_base=256", "model.channel_max=16",
@@ -127,3 +128,28 @@ def test_hostile_lpips_in_the_runs_config_is_refused(run, tmp_path, capsys):
     assert main([str(copy), "--seeds", "0", "--truncation", "multimodal", "--distance", "lpips"]) == 2
     assert "metrics.lpips._target_ = 'builtins.open'" in capsys.readouterr().err
     assert snapshot(tmp_path) == before
+
+
+def test_nvlabs_pickle_generates_the_same_images_and_hostile_ones_are_refused(run, tmp_path, capsys):
+    from sdstylegan.interop.nvlabs_networks import export_nvlabs
+
+    G = load_generator(find_checkpoint(run).checkpoint)
+    state, kwargs = export_nvlabs(G)
+    pkl = tmp_path / "network-snapshot.pkl"
+    write_snapshot(pkl, {"G_ema": tree(state, "Generator", kwargs, "raise SystemExit('never run')")})
+    assert main([str(run), "--seeds", "0-1", "--outdir", str(tmp_path / "ours")]) == 0
+    assert main([str(pkl), "--seeds", "0-1", "--outdir", str(tmp_path / "pkl")]) == 0
+    a, b = pngs(tmp_path / "ours"), pngs(tmp_path / "pkl")
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+    class Evil:
+        def __reduce__(self):
+            import os
+
+            return (os.system, (f"touch {tmp_path / 'pwned'}",))
+
+    net = tree(state, "Generator", kwargs, "")
+    net.state["x"] = Evil()
+    write_snapshot(tmp_path / "evil.pkl", {"G_ema": net})
+    assert main([str(tmp_path / "evil.pkl"), "--seeds", "0"]) == 2
+    assert "refused" in capsys.readouterr().err and not (tmp_path / "pwned").exists()

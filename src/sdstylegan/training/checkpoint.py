@@ -71,9 +71,14 @@ def checkpoint_meta(checkpoint: dict[str, Any] | str | os.PathLike) -> dict[str,
 
 
 def load_network(path: str | os.PathLike, which: str = "G_ema", map_location: Any = "cpu") -> torch.nn.Module:
-    """Rebuild network `which` ∈ {G_ema, G, D, E} from a training checkpoint (config + state dict), in eval mode."""
+    """Rebuild network `which` ∈ {G_ema, G, D, E} from a training checkpoint (config + state dict), in eval mode.
+
+    A `.pkl` path is read as an NVlabs/SDIP network snapshot (its stored code is never executed).
+    """
     if which not in _CONFIG_NODE:
         raise ValueError(f"which must be one of {list(_CONFIG_NODE)}, got {which!r}")
+    if Path(path).suffix == ".pkl":  # an NVlabs / SDIP snapshot, read as data (interop.nvlabs_pickle)
+        return _load_nvlabs_network(path, which).to(map_location)
     ckpt = load_checkpoint(path, map_location=map_location)
     meta = checkpoint_meta(ckpt)
     prefix = which + "."
@@ -91,8 +96,45 @@ def load_network(path: str | os.PathLike, which: str = "G_ema", map_location: An
     return net.to(map_location).eval().requires_grad_(False)
 
 
+def _load_nvlabs_network(path: str | os.PathLike, which: str) -> torch.nn.Module:
+    from sdstylegan.interop.nvlabs_networks import load_nvlabs_pickle
+
+    if which == "E":
+        raise ValueError(f"{path}: an NVlabs snapshot holds no SDIP encoder E")
+    net = getattr(load_nvlabs_pickle(path, which=(which,)), which)
+    if net is None:
+        raise ValueError(f"{path}: the snapshot holds no {which}")
+    return net
+
+
 def load_generator(path: str | os.PathLike, which: str = "G_ema", map_location: Any = "cpu") -> torch.nn.Module:
     """The generator (`G_ema` by default, or `G`) of a training checkpoint, ready for sampling."""
     if which not in ("G_ema", "G"):
         raise ValueError(f"load_generator: which must be 'G_ema' or 'G', got {which!r}")
     return load_network(path, which, map_location)
+
+
+def checkpoint_damage(path: str | os.PathLike) -> str | None:
+    """Why `path` is not an intact `torch.save` file, or None; reads the zip directory and `data.pkl`, no tensor.
+
+    Cheap enough to run on every skipped stage: a truncated or overwritten file loses the central
+    directory at its end, and the small `data.pkl` (structure and metadata) is CRC-checked.
+    """
+    import zipfile
+
+    path = Path(path)
+    if not path.is_file():
+        return "is missing"
+    if path.stat().st_size == 0:
+        return "is empty"
+    try:
+        with zipfile.ZipFile(path) as z:
+            pkl = [n for n in z.namelist() if n == "data.pkl" or n.endswith("/data.pkl")]
+            if not pkl:
+                return "is a zip archive without torch's data.pkl"
+            with z.open(pkl[0]) as f:
+                while f.read(1 << 20):  # zipfile checks the CRC at the end
+                    pass
+    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError) as e:
+        return f"is not a readable torch file ({type(e).__name__}: {e})"
+    return None
