@@ -70,3 +70,11 @@ def test_w_avg_update_under_autocast_stays_float32():
     with torch.autocast("cpu", dtype=torch.bfloat16):
         m(torch.randn(4, 8), update_emas=True)
     assert m.w_avg.dtype == torch.float32 and torch.isfinite(m.w_avg).all() and m.w_avg.abs().sum() > 0
+
+
+def test_w_avg_decay_defaults_to_stylegan2_adas():
+    # NVlabs stylegan2-ada-pytorch MappingNetwork(w_avg_beta=0.995): the w_avg behind truncation follows it
+    from sdstylegan.models.generator import Generator
+
+    assert MappingNetwork(z_dim=4, w_dim=4, num_ws=2).w_avg_beta == 0.995
+    assert Generator(z_dim=4, w_dim=4, img_resolution=8, channel_base=32, channel_max=4).mapping.w_avg_beta == 0.995

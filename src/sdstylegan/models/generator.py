@@ -34,7 +34,7 @@ class Generator(nn.Module):
         img_channels: int = 3,
         mapping_layers: int = 8,  # config F: 8; StyleGAN2-ADA `auto`: 2
         mapping_lr_multiplier: float = 0.01,
-        w_avg_beta: float = 0.998,
+        w_avg_beta: float = 0.995,  # StyleGAN2-ADA MappingNetwork default
         channel_base: int = 32768,
         channel_max: int = 512,
         num_fp16_res: int = 0,

@@ -53,7 +53,7 @@ class MappingNetwork(nn.Module):
         layer_features: int | None = None,  # hidden width; None = w_dim
         activation: str = "lrelu",
         lr_multiplier: float = 0.01,
-        w_avg_beta: float = 0.998,  # decay of the w_avg EMA (updated when update_emas=True)
+        w_avg_beta: float = 0.995,  # decay of the w_avg EMA (StyleGAN2/-ADA: 0.995; StyleGAN3 uses 0.998)
     ) -> None:
         super().__init__()
         if num_layers < 1:
