@@ -88,15 +88,16 @@ def main() -> None:
         z = torch.randn(4, a["z"])
         x = torch.randn(4, 3, a["res"], a["res"])
         with torch.no_grad():
-            ref_img, ref_d = G(z, None, noise_mode="const"), D(x, None)
+            # NVlabs runs its fp16 layers in fp16 even on the CPU (very slow there); ours runs fp32 off-GPU.
+            ref_img, ref_d = G(z, None, noise_mode="const", force_fp32=True), D(x, None, force_fp32=True)
             dg = (ours.G_ema(z, noise_mode="const") - ref_img).abs().max().item()
             dd = (ours.D(x) - ref_d).abs().max().item()
             G2, D2 = networks.Generator(**gk).eval(), networks.Discriminator(**dk).eval()
             G2.load_state_dict(export_nvlabs(ours.G_ema)[0], strict=True)
             D2.load_state_dict(export_nvlabs(ours.D)[0], strict=True)
-            eg = (G2(z, None, noise_mode="const") - ref_img).abs().max().item()
-            ed = (D2(x, None) - ref_d).abs().max().item()
-        print(f"| {name} | {dg:.2e} | {dd:.2e} | {eg:.2e} | {ed:.2e} |")
+            eg = (G2(z, None, noise_mode="const", force_fp32=True) - ref_img).abs().max().item()
+            ed = (D2(x, None, force_fp32=True) - ref_d).abs().max().item()
+        print(f"| {name} | {dg:.2e} | {dd:.2e} | {eg:.2e} | {ed:.2e} |", flush=True)
 
 
 if __name__ == "__main__":
