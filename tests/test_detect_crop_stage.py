@@ -182,3 +182,43 @@ def test_crop_under_ddp_merges_every_rank(tmp_path):
     assert per_rank == [5, 5]
     records = read_manifest(run / "crop" / "manifest.jsonl")
     assert len(records) == 10 and all(r.extra.get("detect_box") for r in records)
+
+
+def test_released_sdip_boxes_are_cropped_as_released(make_cfg, http_dir, tmp_path):
+    # 300 SD-Dogs-format records ({image_name: URL, bounding_box: [y0, y1, x0, x1]}) served from 127.0.0.1:
+    # every crop must be SDIP's download.py crop, img[y0:y1, x0:x1] Lanczos-resized, with no detection.
+    root, base = http_dir
+    rng = np.random.default_rng(0)
+    entries, expected = [], {}
+    for i in range(300):
+        w, h = int(rng.integers(48, 80)), int(rng.integers(40, 72))
+        a = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        Image.fromarray(a).save(root / f"dog{i}.png")
+        y0, x0 = int(rng.integers(0, h // 2)), int(rng.integers(0, w // 2))
+        y1, x1 = int(rng.integers(y0 + 8, h + 1)), int(rng.integers(x0 + 8, w + 1))
+        url = f"{base}/dog{i}.png"
+        entries.append({"image_name": url, "bounding_box": [y0, y1, x0, x1]})
+        expected[url] = np.asarray(Image.fromarray(a[y0:y1, x0:x1]).resize((32, 32), Image.Resampling.LANCZOS))
+    sdip = tmp_path / "dogs.json"
+    sdip.write_text(json.dumps(entries))
+    cfg = make_cfg(["dataset=collected", "collect=sdip", f"collect.path={sdip}", "collect.transport.progress=false",
+                    "collect.transport.retries=0", "collect.content.min_size=16", "dataset.resolution=32",
+                    "pipeline.stages=[collect,crop]", "detector.pretrained=false", *TINY_VIT, "detector.num_workers=0",
+                    "detector.batch_size=16", "logger=none"])
+    out = run_pipeline(cfg)["crop"]
+    run = Path(cfg.paths.run_dir)
+    records = read_manifest(run / out["manifest"])
+    assert len(records) == 300 and all(r.status == "ok" for r in records)
+    for r in records:
+        assert r.extra["box_source"] == "released" and r.extra["detect_box"] is None
+        assert r.bbox == next(e["bounding_box"] for e in entries if e["image_name"] == r.source)
+        np.testing.assert_array_equal(np.asarray(Image.open(run / "crop" / r.crop_path)), expected[r.source])
+    # re-detecting on purpose keeps both boxes
+    again = make_cfg(["dataset=collected", "collect=sdip", f"collect.path={sdip}", "collect.transport.progress=false",
+                      "dataset.resolution=32", "pipeline.stages=[collect,crop]", "detector.pretrained=false",
+                      *TINY_VIT, "detector.num_workers=0", "logger=none", "detector.crop.source=detector",
+                      "pipeline.force=[crop]", "collect.content.min_size=16"])
+    run_pipeline(again)
+    redone = read_manifest(run / "crop" / "manifest.jsonl")
+    assert all(r.extra["box_source"] == "tokencut" and r.extra["released_bbox"] is not None for r in redone)
+    assert {tuple(r.extra["released_bbox"]) for r in redone} == {tuple(e["bounding_box"]) for e in entries}

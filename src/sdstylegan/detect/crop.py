@@ -24,13 +24,14 @@ from PIL import Image
 from sdstylegan.data.boxes import Box
 
 POLICIES = ("shift", "pad", "skip")
-SOURCES = ("detector", "center")
+SOURCES = ("given_or_detect", "detector", "center")
 
 # Reasons, as written to the manifest's `status`.
 NO_OBJECT = "no_object"          # TokenCut found no unique cut (degenerate graph)
 BOX_TOO_SMALL = "box_too_small"
 WHOLE_FRAME = "whole_frame"
 CROP_OUTSIDE = "crop_outside"    # policy `skip` and the square leaves the image
+RELEASED_BOX_OUTSIDE = "released_box_outside"  # a released (SDIP) box does not overlap the image
 WEAK_CUT = "weak_cut"            # the cut's normalized-cut value is above `max_ncut`
 
 
@@ -43,7 +44,9 @@ class CropPolicy:
     min_box_area: float = 0.01   # reject boxes below this fraction of the image area
     min_box_side: int = 8        # ... or with a side shorter than this many pixels
     max_box_area: float = 0.95   # reject boxes covering at least this fraction of the image
-    source: str = "detector"     # detector | center (ignore the box: centred square, nothing rejected)
+    # given_or_detect: a record's released box (SDIP JSON) is cropped as released, others detected;
+    # detector: detect every image (a released box is kept as `released_bbox`); center: centred squares.
+    source: str = "given_or_detect"
     max_ncut: float | None = None  # reject cuts whose normalized-cut value is above this (weak_cut); None = off
 
     def __post_init__(self) -> None:

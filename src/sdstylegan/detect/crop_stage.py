@@ -4,6 +4,9 @@ Reads the latest manifest (`ctx.latest("manifest")`), runs `TokenCutDetector` th
 `Trainer.predict` (so `trainer=ddp` shards the images over GPUs and nodes; each rank writes its crops
 and a `predictions/rank<r>.jsonl`), then rank zero merges everything into the stage folder:
 - `crops/<id[:2]>/<id>.png` — Lanczos-resized squares (`detector.crop` sets margin, border policy, rejections);
+  a record that arrives with a released box (SDIP JSON, `bbox`) is cropped exactly there, as SDIP's
+  download.py does (`img[y0:y1, x0:x1]`, Lanczos to resolution²), without detection (`box_source: released`),
+  unless `detector.crop.source=detector` re-detects it (the released box is then kept as `released_bbox`);
 - `manifest.jsonl` — every input record (unknown fields kept, paths re-based on this folder) with `bbox`
   = the square that was cropped ([y0, y1, x0, x1], original pixels; with `policy: pad` only its part inside
   the image, so SDIP's `img[y0:y1, x0:x1]` then gives the crop without its padding), `crop_path`,
@@ -68,6 +71,13 @@ def build_detector(cfg: DictConfig) -> TokenCutDetector:
     return TokenCutDetector(backbone, tau=cfg.tau, eps=cfg.eps, solver=cfg.solver, gap_tol=cfg.gap_tol)
 
 
+def given_box(rec: ManifestRecord, policy: CropPolicy) -> tuple[tuple[int, int, int, int], tuple[int, int]] | None:
+    """(box (x0, y0, x1, y1), image size) of a record's released box when it is to be cropped as released."""
+    if policy.source != "given_or_detect" or rec.bbox is None or not rec.orig_size:
+        return None
+    return sdip_to_xyxy(rec.bbox), (int(rec.orig_size[0]), int(rec.orig_size[1]))
+
+
 def _read_predictions(stage_dir: Path) -> dict[int, dict[str, Any]]:
     rows: dict[int, dict[str, Any]] = {}
     for f in sorted((stage_dir / "predictions").glob("rank*.jsonl")):
@@ -100,7 +110,8 @@ def run_crop(ctx: StageContext) -> dict[str, Any]:
     trainer = hydra.utils.instantiate(cfg.trainer, logger=False, callbacks=[writer], enable_checkpointing=False,
                                       enable_progress_bar=False, enable_model_summary=False, fast_dev_run=False)
     if todo:
-        ds = DetectionDataset([records[k].image_path(root) for k in todo], detector.patch_size, dcfg.max_side)
+        ds = DetectionDataset([records[k].image_path(root) for k in todo], detector.patch_size, dcfg.max_side,
+                              given=[given_box(records[k], policy) for k in todo])
         loader = DataLoader(ds, batch_size=int(dcfg.batch_size), num_workers=int(dcfg.num_workers),
                             collate_fn=collate_detections, shuffle=False)
         trainer.predict(detector, dataloaders=loader, return_predictions=False)
@@ -130,6 +141,9 @@ def _merge(ctx: StageContext, records: list[ManifestRecord], root: Path, detecto
             if row is None:
                 raise RuntimeError(f"crop: no prediction for manifest record {k} ({rec.source}); re-run to resume")
             d["status"], d["detect_box"] = row["status"], row.get("detect_box")
+            d["box_source"] = row.get("box_source")
+            if rec.bbox is not None and row.get("box_source") != "released":
+                d["released_bbox"] = rec.bbox  # re-detected on purpose (source: detector): both boxes kept
             if row.get("cut") is not None:
                 d["cut"] = row["cut"]
             d["bbox"] = row.get("bbox")

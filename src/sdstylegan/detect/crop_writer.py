@@ -23,7 +23,15 @@ from tqdm.auto import tqdm
 from sdstylegan.data.boxes import xyxy_to_sdip
 from sdstylegan.data.images import UNREADABLE, LoadedImage, load_image_file, to_rgb
 from sdstylegan.data.manifest import OK, ManifestRecord
-from sdstylegan.detect.crop import NO_OBJECT, CropPolicy, clip_box, crop_box, cut_square, reject_reason
+from sdstylegan.detect.crop import (
+    NO_OBJECT,
+    RELEASED_BOX_OUTSIDE,
+    CropPolicy,
+    clip_box,
+    crop_box,
+    cut_square,
+    reject_reason,
+)
 from sdstylegan.detect.detector import Detection
 from sdstylegan.detect.visualize import Overlay
 from sdstylegan.utils.io import atomic_open
@@ -36,9 +44,20 @@ def crop_rel_path(record_id: str) -> str:
 
 def crop_one(det: Detection, path: Path, policy: CropPolicy, resolution: int, crop_file: Path) -> dict[str, Any]:
     """Decide and (when accepted) write one crop; returns the row stored in predictions/rank<r>.jsonl."""
+    if det.given:  # a released box (SDIP JSON): img[y0:y1, x0:x1], Lanczos-resized to a square, as SDIP's download.py
+        region = clip_box(det.box, det.orig_size)
+        if region[2] <= region[0] or region[3] <= region[1]:
+            return {"index": det.index, "status": RELEASED_BOX_OUTSIDE, "box_source": "released",
+                    "detail": f"released box {list(det.box)} lies outside the {det.orig_size} image"}
+        loaded = load_image_file(path)
+        if not isinstance(loaded, LoadedImage):
+            return {"index": det.index, "status": loaded.reason, "detail": loaded.detail, "box_source": "released"}
+        _write_png(cut_square(loaded.image, region, resolution), crop_file)
+        return {"index": det.index, "status": OK, "bbox": xyxy_to_sdip(region), "box_source": "released",
+                "crop_region": list(region)}
     row: dict[str, Any] = {"index": det.index, "detect_box": xyxy_to_sdip(det.box), "degenerate": det.degenerate,
-                           "cut": {"ncut": det.ncut_value, "eigengap": det.eigengap}}
-    if det.degenerate and policy.source == "detector":
+                           "cut": {"ncut": det.ncut_value, "eigengap": det.eigengap}, "box_source": "tokencut"}
+    if det.degenerate and policy.source != "center":
         reason = NO_OBJECT
     else:
         reason = reject_reason(det.box, det.orig_size, policy, det.ncut_value)
@@ -48,11 +67,14 @@ def crop_one(det: Detection, path: Path, policy: CropPolicy, resolution: int, cr
     loaded = load_image_file(path)
     if not isinstance(loaded, LoadedImage):
         return row | {"status": loaded.reason, "detail": loaded.detail}
-    crop = cut_square(loaded.image, region, resolution)
-    crop_file.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_open(crop_file, "wb") as f:
-        crop.save(f, format="PNG")
+    _write_png(cut_square(loaded.image, region, resolution), crop_file)
     return row | {"status": OK, "bbox": xyxy_to_sdip(clip_box(region, det.orig_size)), "crop_region": list(region)}
+
+
+def _write_png(img: Image.Image, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_open(path, "wb") as f:
+        img.save(f, format="PNG")
 
 
 def overlay_of(det: Detection, path: Path, row: dict[str, Any], patch_size: int) -> Overlay:
@@ -66,7 +88,8 @@ def overlay_of(det: Detection, path: Path, row: dict[str, Any], patch_size: int)
         return tuple(v * s for v in b)
 
     crop = scaled(row["crop_region"]) if row.get("crop_region") else None
-    return Overlay(thumb, det.mask, patch_size / det.scale * s, scaled(det.box), crop, label=row["status"])
+    label = row["status"] + (" (released box)" if det.given else "")
+    return Overlay(thumb, det.mask, patch_size / det.scale * s, None if det.given else scaled(det.box), crop, label=label)
 
 
 def resolve_threads(threads: int | str) -> int:

@@ -39,14 +39,20 @@ class Detection:
     degenerate: str | None = None       # the ncut fallback's reason (box = whole frame)
     ncut_value: float | None = None     # normalized cut of the bipartition, [0, 2]; low = clean cut
     eigengap: float | None = None       # μ₂ − μ₃: how clearly the cut stands apart
+    given: bool = False                 # `box` is a released box passed through, not a detection
 
 
 class DetectionDataset(Dataset):
     """Images (paths or PIL images) → preprocessed tensors; an unreadable file yields its reason instead."""
 
     def __init__(self, items: Sequence[str | Path | Image.Image], patch_size: int, max_side: int | None,
-                 max_pixels: int = DEFAULT_MAX_PIXELS):
+                 max_pixels: int = DEFAULT_MAX_PIXELS,
+                 given: Sequence[tuple[tuple[int, int, int, int], tuple[int, int]] | None] | None = None):
+        """`given[i]` = (box, orig_size) passes a released box through without decoding or detecting."""
         self.items = list(items)
+        self.given = list(given) if given is not None else [None] * len(self.items)
+        if len(self.given) != len(self.items):
+            raise ValueError("given must have one entry per item")
         self.patch_size = int(patch_size)
         self.max_side = int(max_side) if max_side else None
         self.max_pixels = max_pixels
@@ -56,6 +62,9 @@ class DetectionDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         item = self.items[i]
+        if self.given[i] is not None:
+            box, size = self.given[i]
+            return {"index": i, "given_box": tuple(box), "orig_size": tuple(size)}
         if isinstance(item, Image.Image):
             img = to_rgb(item)
             orig_size = img.size
@@ -73,7 +82,8 @@ class DetectionDataset(Dataset):
 
 def collate_detections(items: list[dict[str, Any]]) -> dict[str, list]:
     """Keep images of different sizes apart (lists); `predict_step` groups equal shapes."""
-    return {key: [it.get(key) for it in items] for key in ("index", "image", "scale", "orig_size", "error")}
+    keys = ("index", "image", "scale", "orig_size", "error", "given_box")
+    return {key: [it.get(key) for it in items] for key in keys}
 
 
 class TokenCutDetector(pl.LightningModule):
@@ -97,9 +107,14 @@ class TokenCutDetector(pl.LightningModule):
     def predict_step(self, batch: dict[str, list], batch_idx: int = 0, dataloader_idx: int = 0) -> list[Detection | dict]:
         out: dict[int, Detection | dict] = {}
         groups: dict[tuple[int, int], list[int]] = {}
+        given = batch.get("given_box") or [None] * len(batch["index"])
         for j, (idx, err) in enumerate(zip(batch["index"], batch["error"])):
             if err is not None:
                 out[j] = {"index": int(idx), "error": err}
+            elif given[j] is not None:  # a released box: no detection
+                size = tuple(int(v) for v in batch["orig_size"][j])
+                out[j] = Detection(index=int(idx), box=tuple(int(v) for v in given[j]), box_patches=(0, 0, 0, 0),
+                                   mask=None, orig_size=size, scale=1.0, given=True)
             else:
                 groups.setdefault(tuple(batch["image"][j].shape[-2:]), []).append(j)
         for members in groups.values():
