@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -39,6 +40,24 @@ def test_jsonl_and_its_errors(tmp_path):
         list(UrlListSource(str(tmp_path / "none.txt")).items())
 
 
+def test_sd_lsun_ids_resolve_against_a_local_export(tmp_path):
+    root = tmp_path / "lsun" / "horse"
+    nested = root.joinpath(*"a1b2c3")  # lsun/data.py export layout: six one-character folders
+    nested.mkdir(parents=True)
+    (nested / "a1b2c3d4e5.webp").write_bytes(b"img")
+    (root / "ffeedd0011.jpg").write_bytes(b"img")  # a flat export
+    p = tmp_path / "horses.json"
+    p.write_text(json.dumps([{"image_name": "a1b2c3d4e5", "bounding_box": [0, 10, 0, 10]},
+                             {"image_name": "ffeedd0011", "bounding_box": [1, 9, 1, 9]},
+                             {"image_name": "0000000000", "bounding_box": [1, 9, 1, 9]}]))
+    items = list(SdipJsonSource(str(p), lsun_root=str(root)).items())
+    assert [i.local["path"] for i in items[:2]] == [str(nested / "a1b2c3d4e5.webp"), str(root / "ffeedd0011.jpg")]
+    assert items[0].url == "lsun:a1b2c3d4e5" and items[0].bbox == [0, 10, 0, 10] and items[0].origin == "sdip"
+    assert not Path(items[2].local["path"]).exists()  # missing: ends as local_read_error, naming the path
+    with pytest.raises(FileNotFoundError, match="collect.lsun_root"):
+        SdipJsonSource(str(p), lsun_root=str(tmp_path / "absent"))
+
+
 def test_sdip_json_carries_boxes_and_joins_names(tmp_path):
     p = tmp_path / "sd_dogs.json"
     p.write_text(json.dumps([
@@ -49,7 +68,8 @@ def test_sdip_json_carries_boxes_and_joins_names(tmp_path):
     assert [i.url for i in items] == ["https://x.org/dog1.jpg", "http://mirror.test/imgs/n02085620/dog2.JPEG"]
     assert items[0].bbox == [10, 200, 20, 180] and items[1].meta == {"image_name": "n02085620/dog2.JPEG"}
     assert items[0].origin == "sdip"
-    assert list(SdipJsonSource(str(p)).items())[1].url == "n02085620/dog2.JPEG"  # later: bad_scheme
+    with pytest.raises(ValueError, match="collect.lsun_root"):  # not URLs, nothing to resolve them: refused
+        list(SdipJsonSource(str(p)).items())
     p.write_text(json.dumps([{"image_name": "x", "bounding_box": [5, 5, 0, 1]}]))
     with pytest.raises(ValueError, match="empty SDIP box"):
         list(SdipJsonSource(str(p)).items())

@@ -65,26 +65,61 @@ class UrlListSource:
         return CollectItem(url=str(row[self.url_field] or "").strip(), origin=self.name, meta=meta)
 
 
+LSUN_SUFFIXES = ("", ".webp", ".jpg", ".jpeg", ".png")
+
+
+def lsun_path(root: Path, key: str) -> Path | None:
+    """The file of LSUN image `key` under an exported LSUN folder, or None.
+
+    `lsun/data.py export` writes `<root>/k0/k1/k2/k3/k4/k5/<key>.webp` (its `--flat` option: `<root>/<key>.webp`);
+    SDIP's download.py joins the same six one-character folders with the released name.
+    """
+    for folder in (root.joinpath(*key[:6]), root):
+        for suffix in LSUN_SUFFIXES:
+            p = folder / (key + suffix)
+            if p.is_file():
+                return p
+    return None
+
+
 class SdipJsonSource:
     """SDIP's released JSON: `[{"image_name": <url or key>, "bounding_box": [y0, y1, x0, x1]}, …]`.
 
-    Boxes are carried unchanged into the manifest's `bbox`. Names that are not URLs are joined to
-    `base_url` when given (else they end as `bad_scheme`, with the name in the manifest).
+    Boxes go into the manifest's `bbox` (moved with the image when EXIF rotation is applied). SD-Flickr
+    files (SD-Dogs, SD-Elephants) name URLs. SD-LSUN files (SD-Horses, SD-Bicycles) name LSUN image ids:
+    they are read from a local LSUN export, `lsun_root` (the folder `lsun/data.py export` writes, as SDIP's
+    download.py expects); other names are joined to `base_url` when given. A file naming ids with neither
+    set is refused when listed, naming the setting.
     """
 
     name = "sdip"
 
-    def __init__(self, path: str, base_url: str | None = None):
+    def __init__(self, path: str, base_url: str | None = None, lsun_root: str | None = None):
         self.path = Path(path).expanduser()
         self.base_url = base_url
+        self.lsun_root = Path(lsun_root).expanduser() if lsun_root else None
+        if self.lsun_root is not None and not self.lsun_root.is_dir():
+            raise FileNotFoundError(f"collect.lsun_root={self.lsun_root} is not a folder: point it at your LSUN "
+                                    f"export (python lsun/data.py export <category>_train_lmdb --out_dir DIR)")
 
     def items(self, api: ApiClient | None = None) -> Iterator[CollectItem]:
         if not self.path.is_file():
             raise FileNotFoundError(f"SDIP JSON {self.path} not found (collect source path)")
         for e in read_sdip_json(self.path):
             name = str(e["image_name"]).strip()
-            url = name
-            if self.base_url and not urlsplit(name).scheme:
+            bbox = [int(v) for v in e["bounding_box"]]
+            if urlsplit(name).scheme:
+                yield CollectItem(url=name, origin=self.name, bbox=bbox)
+            elif self.lsun_root is not None:
+                found = lsun_path(self.lsun_root, name)
+                # a missing file ends as local_read_error with the path it was looked for at
+                local = {"path": str(found or self.lsun_root.joinpath(*name[:6], name + ".webp"))}
+                yield CollectItem(url=f"lsun:{name}", origin=self.name, bbox=bbox, meta={"image_name": name},
+                                  local=local)
+            elif self.base_url:
                 url = urljoin(self.base_url.rstrip("/") + "/", name.lstrip("/"))
-            meta = {"image_name": name} if url != name else {}
-            yield CollectItem(url=url, origin=self.name, bbox=[int(v) for v in e["bounding_box"]], meta=meta)
+                yield CollectItem(url=url, origin=self.name, bbox=bbox, meta={"image_name": name})
+            else:
+                raise ValueError(f"{self.path}: image names like {name!r} are not URLs — an SD-LSUN file names LSUN "
+                                 f"ids: set collect.lsun_root to your exported LSUN folder (or collect.base_url "
+                                 f"for a mirror)")
