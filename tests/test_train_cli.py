@@ -47,6 +47,21 @@ def test_unbuilt_stage_fails_at_start_with_its_name(tmp_path):
     assert not (tmp_path / "outputs" / "demo" / "demo_data").exists()  # failed before running anything
 
 
+def test_mistyped_values_fail_at_start_one_line_each_without_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / "train.py"), "experiment=demo", "print_config=false",
+                           "training.batch_size=0", "dataset.resolution=100", "dataset.num_images=16",
+                           "dataset.image_size=32"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    lines = ["  dataset.resolution=100: the StyleGAN2 networks need a power of two ≥ 8 (e.g. 64 or 128) (for train_raw, train)",
+             "  training.batch_size=0: must be an integer ≥ 1 (for train_raw, train)"]
+    err = proc.stderr.splitlines()
+    assert err[err.index(lines[0]) - 1].startswith("the run cannot start: 2 problems; no stage was run")
+    assert err[err.index(lines[0]) + 1] == lines[1]
+    assert "Traceback" not in proc.stdout + proc.stderr
+    run = tmp_path / "outputs" / "demo"
+    assert not [p.name for p in run.iterdir() if p.is_dir() and p.name != ".hydra"]  # no stage folder: nothing ran
+
+
 @pytest.mark.slow
 def test_whole_demo_chain_under_two_process_ddp(tmp_path):
     """Every stage of the demo under Lightning's DDP relaunch (2 gloo processes): no hang, no stray .prev."""

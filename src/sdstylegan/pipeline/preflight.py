@@ -14,7 +14,7 @@ import gc
 import json
 from collections.abc import Mapping, Sequence
 
-from hydra.errors import InstantiationException
+from hydra.errors import CompactHydraException, InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
@@ -23,7 +23,14 @@ from sdstylegan.utils.logging import get_logger
 log = get_logger(__name__)
 
 
-class PreflightError(RuntimeError):
+class StartupError(CompactHydraException):
+    """A run stopped before its first stage; the message lists each problem on one line.
+
+    Hydra prints such an error's message without a traceback (train.py exits with status 1).
+    """
+
+
+class PreflightError(StartupError, RuntimeError):
     """Networks that pending stages need could not be built (weights missing or unreadable)."""
 
 

@@ -13,8 +13,13 @@ A registry entry may also name `extend` keys (e.g. `training.total_kimg`): they 
 fingerprint, and when only they change, a finished stage is re-entered in place as a resume (a
 training run continues from its last checkpoint instead of starting over).
 
-Before the first stage runs, the pretrained networks of every stage that will run (registry key
-`needs`, see `pipeline.preflight`) are built once, so missing weights fail the run at its start.
+Before the first stage runs (`pipeline.validate`, see `validate.py`): the config values of every stage
+that will run are checked (registry key `check`), and the recorded output files of every done stage
+that will be skipped or extended are verified cheaply (registry key `verify`, default
+`validate.verify_outputs`); all problems come back in one error and nothing runs. A damaged output is
+reported with how to redo its stage, never repaired or deleted on its own. Then the pretrained
+networks of every stage that will run (registry key `needs`, see `pipeline.preflight`) are built
+once, so missing weights fail the run at its start too.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from sdstylegan import __version__
 from sdstylegan.pipeline.context import StageContext, StageNotBuiltError
 from sdstylegan.pipeline.fingerprint import fingerprint, select_config
 from sdstylegan.pipeline.preflight import check_networks
+from sdstylegan.pipeline.validate import config_problems, describe_outputs, report, verify_outputs
 from sdstylegan.utils.io import read_json, write_json
 from sdstylegan.utils.logging import get_logger, global_rank
 
@@ -39,13 +45,16 @@ log = get_logger(__name__)
 
 
 class Stage(NamedTuple):
-    """A registry entry, resolved: implementation, fingerprinted keys, `extend` keys, `needs` function."""
+    """A registry entry, resolved: implementation, fingerprinted keys, `extend` keys, `needs`, `check`
+    and `verify` functions."""
 
     name: str
     fn: Any
     keys: list[str]
     extend_keys: list[str]
     needs: Any
+    check: Any = None
+    verify: Any = verify_outputs
 
 
 def _import(name: str, what: str, path: str) -> Any:
@@ -77,8 +86,10 @@ def _resolve_stages(cfg: DictConfig) -> list[Stage]:
                 f"remove it from pipeline.stages (now {stages}) or use a version that provides it"
             )
         fn = _import(name, "implementation", spec.fn)
-        needs = _import(name, "needs function", spec.needs) if spec.get("needs") else None
-        resolved.append(Stage(name, fn, list(spec.get("config") or []), list(spec.get("extend") or []), needs))
+        hooks = {what: _import(name, f"{what} function", spec[what]) if spec.get(what) else None
+                 for what in ("needs", "check", "verify")}
+        resolved.append(Stage(name, fn, list(spec.get("config") or []), list(spec.get("extend") or []),
+                              hooks["needs"], hooks["check"], hooks["verify"] or verify_outputs))
     return resolved
 
 
@@ -101,18 +112,40 @@ def _skippable(done: dict[str, Any] | None, fp: str, extend: dict[str, Any], for
     return _matches(done, fp, forced) and done.get("extend", {}) == extend
 
 
-def pending_stages(cfg: DictConfig, stages: list[Stage]) -> list[str]:
-    """Names of the stages that `run_pipeline` will (re-)enter: all from the first one not skipped.
+def _plan(cfg: DictConfig, stages: list[Stage]) -> tuple[list[tuple[Stage, dict[str, Any]]], list[str]]:
+    """(done stages whose outputs this run reuses, with their done.json; names of the stages it will enter).
 
-    A stage that runs gets a new done-token, so every stage after it has a new fingerprint.
+    Reused: the stages skipped, and the first stage entered when it is only extended in place (a
+    training run going on from its `last.ckpt`). A stage that runs gets a new done-token, so every
+    stage after it has a new fingerprint and is entered too.
     """
     run_dir, force, upstream = Path(cfg.paths.run_dir), set(cfg.pipeline.get("force") or []), []
+    reused: list[tuple[Stage, dict[str, Any]]] = []
     for i, st in enumerate(stages):
         fp, _sel, extend, done = _state(cfg, st.name, st.keys, st.extend_keys, upstream, run_dir / st.name)
+        if _matches(done, fp, st.name in force):
+            reused.append((st, done))
         if not _skippable(done, fp, extend, st.name in force):
-            return [s.name for s in stages[i:]]
+            return reused, [s.name for s in stages[i:]]
         upstream.append(done["token"])
-    return []
+    return reused, []
+
+
+def pending_stages(cfg: DictConfig, stages: list[Stage]) -> list[str]:
+    """Names of the stages that `run_pipeline` will (re-)enter: all from the first one not skipped."""
+    return _plan(cfg, stages)[1]
+
+
+def validate(cfg: DictConfig, stages: list[Stage]) -> None:
+    """Check the config values of every pending stage and the outputs of every reused done stage
+    (`pipeline.validate`); raise one ValidationError listing all problems."""
+    if not cfg.pipeline.get("validate", True):
+        return
+    reused, pending = _plan(cfg, stages)
+    problems = config_problems(cfg, {st.name: st.check for st in stages if st.name in pending and st.check})
+    run_dir = Path(cfg.paths.run_dir)
+    damage = [d for st, done in reused for d in st.verify(run_dir, st.name, done)]
+    report(problems, damage, run_dir)
 
 
 def preflight(cfg: DictConfig, stages: list[Stage]) -> list[str]:
@@ -131,10 +164,11 @@ def run_pipeline(cfg: DictConfig) -> dict[str, dict[str, Any]]:
     stages = _resolve_stages(cfg)
     force = set(cfg.pipeline.get("force") or [])
     is_zero = global_rank() == 0
+    validate(cfg, stages)
     preflight(cfg, stages)
     inputs: dict[str, dict[str, Any]] = {}
     upstream: list[str] = []  # done-tokens of the stages before, chained into each fingerprint
-    for name, fn, keys, extend_keys, _needs in stages:  # Stage fields
+    for name, fn, keys, extend_keys, *_hooks in stages:  # Stage fields
         stage_dir = run_dir / name
         fp, selected, extend, done = _state(cfg, name, keys, extend_keys, upstream, stage_dir)
         done_path, started_path = stage_dir / "done.json", stage_dir / "started.json"
@@ -170,6 +204,7 @@ def run_pipeline(cfg: DictConfig) -> dict[str, dict[str, Any]]:
         record = {"fingerprint": fp, "token": token, "outputs": outputs, "seconds": round(time.time() - t0, 3),
                   "extend": extend, "config": selected}
         if is_zero:
+            record["files"] = describe_outputs(run_dir, outputs)  # verified before the stage is skipped next time
             write_json(done_path, record)
         log.info("stage %-11s done in %.1f s", name, record["seconds"])
         inputs[name] = outputs

@@ -117,8 +117,8 @@ def load_generator(path: str | os.PathLike, which: str = "G_ema", map_location: 
 def checkpoint_damage(path: str | os.PathLike) -> str | None:
     """Why `path` is not an intact `torch.save` file, or None; reads the zip directory and `data.pkl`, no tensor.
 
-    Cheap enough to run on every skipped stage: a truncated or overwritten file loses the central
-    directory at its end, and the small `data.pkl` (structure and metadata) is CRC-checked.
+    Cheap enough to run on every skipped stage: a truncated file loses the zip's central directory
+    (written last), and the small `data.pkl` (structure and metadata) is CRC-checked.
     """
     import zipfile
 

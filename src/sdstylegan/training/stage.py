@@ -27,24 +27,13 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from sdstylegan.pipeline.context import StageContext
+from sdstylegan.pipeline.validate import check_config
 from sdstylegan.training.checkpoint import BEST, CHECKPOINT_DIR, LAST, AtomicCheckpointIO, checkpoint_meta
 from sdstylegan.training.data import TrainingDataModule
 from sdstylegan.training.module import StyleGAN2Module
 from sdstylegan.utils.logging import get_logger
 
 log = get_logger(__name__)
-
-
-def check_config(cfg: DictConfig) -> None:
-    """Refuse, before anything is built, a config whose pieces cannot train together."""
-    res = int(cfg.dataset.resolution)
-    g_res = OmegaConf.select(cfg, "model.generator.img_resolution", default=None)
-    if g_res is not None and int(g_res) != res:
-        raise ValueError(f"model.generator.img_resolution={g_res} differs from dataset.resolution={res}; "
-                         f"they must match (the model presets take ${{dataset.resolution}})")
-    t = cfg.training
-    if int(t.batch_size) < 1 or float(t.total_kimg) <= 0:
-        raise ValueError(f"training.batch_size must be ≥ 1 and training.total_kimg > 0, got {t.batch_size}, {t.total_kimg}")
 
 
 def build_loggers(cfg: DictConfig, save_dir: Path, resumed: dict[str, Any] | None = None) -> list[Any]:

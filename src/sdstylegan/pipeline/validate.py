@@ -1,0 +1,613 @@
+"""Checks at the start of a run: config values a user can mistype, and the outputs of done stages.
+
+Config (registry key `check`, a function `(cfg) -> list of lines`): every stage that will run has its
+values checked before the first stage starts — batch sizes, `dataset.resolution` against the networks,
+the batch split over the processes Lightning would start on this machine, thresholds, counts. Each
+problem is one line `key=value: why`; all lines of all pending stages come back in one ValidationError,
+so `training.batch_size=0` stops the run at once, not hours later when `train_raw` starts.
+
+Outputs (registry key `verify`, default `verify_outputs`): before a done stage is skipped (or a finished
+training run is extended in place) the files its `done.json` lists are checked cheaply — torch files
+by their zip directory (no tensor is read), JSON-lines manifests line by line against the line count
+recorded when the stage finished, JSON by parsing, PNG by its first and last bytes. Damage stops the
+run with one line per file saying how to redo the stage; nothing is repaired, moved or deleted on its
+own (`pipeline.force=[stage]` moves the folder to `<stage>.prev`). A damaged `best.ckpt` beside an
+intact `last.ckpt` only warns: no stage reads it.
+
+Both checks are off with `pipeline.validate=false`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from sdstylegan.pipeline.preflight import StartupError, _root_cause
+from sdstylegan.utils.logging import get_logger
+
+log = get_logger(__name__)
+
+# The discriminator (and the encoder built on it) stops at 8×8 (models/discriminator.py); the
+# generator starts from a 4×4 constant and doubles, so resolutions are powers of two ≥ 8.
+MIN_RESOLUTION = 8
+DEMO_MIN_RESOLUTION = 16  # data/demo.py renders gourds at ≥ 16²
+TORCH_SUFFIXES = (".ckpt", ".pt", ".pth")
+
+Check = Callable[[DictConfig], list[str]]
+
+
+class ValidationError(StartupError, ValueError):
+    """Config values that cannot work, or damaged outputs of done stages; one line each, nothing run."""
+
+
+# ----------------------------------------------------------------------------------------- config values
+def _show(value: Any) -> str:
+    if value is None:
+        return "null"
+    if OmegaConf.is_config(value):
+        value = OmegaConf.to_container(value, resolve=True)
+    return value if isinstance(value, str) else json.dumps(value, default=str)
+
+
+def _interval(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
+    if low is not None and high is not None:
+        return f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    if low is not None:
+        return f"{'>' if low_open else '≥'} {low:g}"
+    return f"{'<' if high_open else '≤'} {high:g}"
+
+
+class _Lines:
+    """Collects `key=value: why` lines for one config."""
+
+    def __init__(self, cfg: DictConfig) -> None:
+        self.cfg, self.lines = cfg, []
+
+    def get(self, key: str) -> Any:
+        return OmegaConf.select(self.cfg, key, default=None, throw_on_missing=False)
+
+    def add(self, key: str, value: Any, why: str) -> None:
+        self.lines.append(f"{key}={_show(value)}: {why}")
+
+    def number(
+        self,
+        key: str,
+        low: float | None = None,
+        high: float | None = None,
+        *,
+        integer: bool = False,
+        low_open: bool = False,
+        high_open: bool = False,
+        allow: tuple[Any, ...] = (),
+    ) -> Any:
+        """The value of `key` when it is a number in the interval (or one of `allow`), else None and a line."""
+        v = self.get(key)
+        if v in allow and not isinstance(v, bool):
+            return None
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and v == v  # v != v: NaN
+        if ok and integer:
+            ok = isinstance(v, int) or float(v).is_integer()
+        if ok and low is not None:
+            ok = v > low if low_open else v >= low
+        if ok and high is not None:
+            ok = v < high if high_open else v <= high
+        if ok:
+            return int(v) if integer else v
+        kind = "an integer" if integer else "a number"
+        bounds = (
+            f" {_interval(low, high, low_open, high_open)}" if low is not None or high is not None else ""
+        )
+        extra = "".join(f" or {_show(a)}" for a in allow)
+        self.add(key, v, f"must be {kind}{bounds}{extra}")
+        return None
+
+    def choice(self, key: str, choices: Iterable[Any]) -> Any:
+        v, choices = self.get(key), list(choices)
+        if v not in choices:
+            self.add(key, v, f"must be one of {', '.join(_show(c) for c in choices)}")
+            return None
+        return v
+
+
+def _int_or_none(v: Any) -> int | None:
+    return v if isinstance(v, int) and not isinstance(v, bool) and v > 0 else None
+
+
+def _powers_near(n: int) -> str:
+    below = max(MIN_RESOLUTION, 1 << (n.bit_length() - 1))
+    return f"{below} or {below * 2}"
+
+
+def _resolution(c: _Lines) -> int | None:
+    """`dataset.resolution` as the StyleGAN2 networks need it: a power of two ≥ MIN_RESOLUTION."""
+    res = c.number("dataset.resolution", 1, integer=True)
+    if res is not None and (res < MIN_RESOLUTION or res & (res - 1)):
+        c.add(
+            "dataset.resolution",
+            res,
+            f"the StyleGAN2 networks need a power of two ≥ {MIN_RESOLUTION} (e.g. {_powers_near(res)})",
+        )
+        return None
+    return res
+
+
+def _model_resolution(c: _Lines, res: int) -> None:
+    seen: set[int] = set()
+    for node in ("generator", "discriminator", "encoder"):
+        r = c.get(f"model.{node}.img_resolution")
+        if r is None or r in seen:
+            continue
+        seen.add(r)
+        if r != res:  # wording of the former training.stage.check_config
+            c.lines.append(
+                f"model.{node}.img_resolution={r} differs from dataset.resolution={res}; "
+                f"they must match (the model presets take ${{dataset.resolution}})"
+            )
+
+
+def _lpips(c: _Lines, node: str, resolution: int | None) -> None:
+    """LPIPS `node` compares images of `resolution`²: its backbone must reach its last tap."""
+    from sdstylegan.metrics.lpips import NETS
+
+    net = c.choice(f"{node}.net", NETS)
+    if net is not None and resolution is not None and resolution < NETS[net].min_size:
+        c.add(
+            f"{node}.net",
+            net,
+            f"LPIPS-{net} needs images of at least {NETS[net].min_size}², "
+            f"these are {resolution}² (dataset.resolution); "
+            + ", ".join(f"net={n} works from {s.min_size}²" for n, s in NETS.items() if n != net),
+        )
+
+
+def _metrics(c: _Lines) -> None:
+    from sdstylegan.metrics.evaluate import metric_spaces
+
+    try:
+        metric_spaces(c.cfg.metrics)
+    except ValueError as e:
+        c.lines.append(str(e))
+    c.number("metrics.num_samples", 2, integer=True)
+    c.number("metrics.batch_size", 1, integer=True)
+    c.number("metrics.real_max", 1, integer=True, allow=(None,))
+    c.number("metrics.truncation_psi", 0)
+    c.number("metrics.kid.subsets", 1, integer=True)
+    c.number("metrics.kid.subset_size", 1, integer=True)
+    c.number("metrics.precision_recall.k", 1, integer=True)
+
+
+@functools.lru_cache(maxsize=8)
+def _processes(trainer_json: str) -> tuple[int | None, str]:
+    """(number of processes, '') Lightning starts for this `trainer` node here, or (None, why it cannot)."""
+    node = OmegaConf.create(json.loads(trainer_json))
+    quiet = [logging.getLogger(n) for n in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric")]
+    levels = [lg.level for lg in quiet]
+    try:
+        for lg in quiet:
+            lg.setLevel(logging.ERROR)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            trainer = instantiate(
+                node,
+                logger=False,
+                callbacks=[],
+                enable_checkpointing=False,
+                enable_progress_bar=False,
+                enable_model_summary=False,
+            )
+        return int(trainer.world_size), ""
+    except Exception as e:  # noqa: BLE001 — reported as a config problem
+        cause = _root_cause(e)
+        return None, f"{type(cause).__name__}: {cause}"
+    finally:
+        for lg, level in zip(quiet, levels):
+            lg.setLevel(level)
+
+
+def processes(cfg: DictConfig) -> tuple[int | None, str]:
+    """How many processes Lightning would run `cfg.trainer` with on this machine (devices × nodes,
+    `auto` resolved as Lightning does), or (None, why the trainer cannot be built here)."""
+    node = OmegaConf.to_container(cfg.trainer, resolve=True)
+    return _processes(json.dumps(node, sort_keys=True, default=str))
+
+
+def _trainer(c: _Lines) -> int | None:
+    world, why = processes(c.cfg)
+    if world is None:
+        c.lines.append(
+            f"trainer (accelerator={_show(c.get('trainer.accelerator'))}, "
+            f"devices={_show(c.get('trainer.devices'))}): cannot be set up on this machine: {why}"
+        )
+    return world
+
+
+def training_problems(cfg: DictConfig, world: int | None = None) -> list[str]:
+    """Problems of the training values; with `world` (processes) also the batch split over them."""
+    c = _Lines(cfg)
+    res = _resolution(c)
+    if res is not None:
+        _model_resolution(c, res)
+    batch = c.number("training.batch_size", 1, integer=True)
+    c.number("training.total_kimg", 0, low_open=True)
+    batch_gpu = c.number("training.batch_gpu", 1, integer=True, allow=(None,))
+    c.number("dataset.datamodule.batch_size", 1, integer=True)
+    c.number("dataset.datamodule.num_workers", 0, integer=True)
+    c.number("training.r1_gamma", 0, allow=("auto",))
+    for key in ("r1_interval", "pl_interval"):
+        c.number(f"training.loss.{key}", 0, integer=True)
+    c.number("training.loss.pl_batch_shrink", 1, integer=True)
+    c.number("training.loss.pl_weight", 0)
+    c.number("training.loss.pl_decay", 0, 1)
+    c.number("training.loss.style_mixing", 0, 1)
+    for key in ("g_lr", "d_lr"):
+        c.number(f"training.optim.{key}", 0, low_open=True, allow=("auto",))
+    betas = c.get("training.optim.betas")
+    if betas is not None and not (
+        OmegaConf.is_list(betas)
+        and len(betas) == 2
+        and all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas)
+    ):
+        c.add("training.optim.betas", betas, "must be two numbers in [0, 1)")
+    c.number("training.optim.eps", 0, low_open=True)
+    c.number("training.ema.kimg", 0, allow=("auto",))
+    c.number("training.ema.rampup", 0, allow=(None,))
+    if c.get("training.ada.enabled"):
+        c.number("training.ada.target", 0, 1)
+        c.number("training.ada.interval", 1, integer=True)
+        c.number("training.ada.kimg", 0, low_open=True)
+        c.number("training.ada.p_init", 0, 1)
+    c.number("training.encoder.lr", 0, low_open=True, allow=("auto",))
+    for key in ("lambda_w", "lambda_l1", "lambda_lpips"):
+        c.number(f"training.encoder.{key}", 0)
+    for name, node in (c.get("training.callbacks") or {}).items():
+        if OmegaConf.is_dict(node) and "every_kimg" in node:
+            c.number(f"training.callbacks.{name}.every_kimg", 0, low_open=True, allow=(None,))
+    if c.get("training.callbacks.metrics.every_kimg"):
+        _metrics(c)
+    if world is not None and batch is not None:
+        devices, nodes = _show(c.get("trainer.devices")), _show(c.get("trainer.num_nodes"))
+        devices = f"trainer.devices={devices} × trainer.num_nodes={nodes}"
+        if batch % world:
+            lo, hi = batch // world * world, (batch // world + 1) * world
+            c.add(
+                "training.batch_size",
+                batch,
+                f"not divisible by the {world} processes of this run ({devices}); "
+                f"use a multiple of {world}, e.g. {lo or hi} or {hi if lo else 2 * hi}",
+            )
+        elif batch_gpu is not None and (batch // world) % batch_gpu:
+            per = batch // world
+            c.add(
+                "training.batch_gpu",
+                batch_gpu,
+                f"the per-GPU batch {per} (training.batch_size={batch} / {world} "
+                f"process{'es' if world > 1 else ''}) is not a multiple of it",
+            )
+    return c.lines
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Refuse, before anything is built, training values that cannot work together (ValueError, one line each)."""
+    lines = training_problems(cfg)
+    if lines:
+        raise ValueError("\n".join(lines))
+
+
+def check_training(cfg: DictConfig, encoder: bool = False) -> list[str]:
+    """`train`: training values, the networks' resolution, the batch over the processes (and the
+    encoder's LPIPS when `encoder` or `training.encoder.enabled`)."""
+    c = _Lines(cfg)
+    world = _trainer(c)
+    lam = c.get("training.encoder.lambda_lpips")
+    if (encoder or c.get("training.encoder.enabled")) and isinstance(lam, (int, float)) and lam > 0:
+        _lpips(c, "training.encoder.lpips", _int_or_none(c.get("dataset.resolution")))
+    return c.lines + training_problems(cfg, world)
+
+
+def check_train_raw(cfg: DictConfig) -> list[str]:
+    """`train_raw`: `check_training` with the SDIP encoder, which is always trained there."""
+    return check_training(cfg, encoder=True)
+
+
+def check_crop(cfg: DictConfig) -> list[str]:
+    """`crop`: detector loader and crop settings, output resolution, the trainer it predicts with."""
+    from sdstylegan.detect.crop import CropPolicy
+    from sdstylegan.detect.crop_writer import resolve_threads
+
+    c = _Lines(cfg)
+    c.number("dataset.resolution", 1, integer=True)
+    c.number("detector.batch_size", 1, integer=True)
+    c.number("detector.num_workers", 0, integer=True)
+    c.number("detector.max_side", 1, integer=True, allow=(None,))
+    c.number("detector.eps", 0, low_open=True)
+    c.number("detector.crop.min_box_side", 0, integer=True)
+    c.number("detector.picture.num_images", 0, integer=True)
+    try:
+        resolve_threads(c.get("detector.crop_threads"))
+    except ValueError as e:
+        c.lines.append(str(e))
+    crop = c.get("detector.crop")
+    if crop is not None:
+        try:
+            CropPolicy(**crop)
+        except (TypeError, ValueError) as e:
+            c.lines.append(f"detector.crop: {e}")
+    _trainer(c)
+    return c.lines
+
+
+def check_self_filter(cfg: DictConfig) -> list[str]:
+    """`self_filter`: threshold start, steps and floors, batch sizes."""
+    c = _Lines(cfg)
+    c.number("dataset.resolution", 1, integer=True)
+    c.number("filtering.theta", 0, low_open=True, allow=(None,))
+    c.number("filtering.theta_step", 0, low_open=True, allow=(None,))
+    c.number("filtering.step_fraction", 0, 1, low_open=True)
+    c.number("filtering.max_steps", 0, integer=True)
+    c.number("filtering.min_kept", 0, integer=True, allow=(None,))
+    c.number("filtering.min_kept_fraction", 0, 1, allow=(None,))
+    c.number("filtering.batch_size", 1, integer=True)
+    c.number("filtering.grid_size", 0, integer=True)
+    c.number("filtering.histogram_bins", 1, integer=True)
+    c.choice("filtering.fid_space", ("inception", "dino"))
+    _lpips(c, "metrics.lpips", _int_or_none(c.get("dataset.resolution")))
+    return c.lines
+
+
+def check_cluster(cfg: DictConfig) -> list[str]:
+    """`cluster`: KMeans sizes, truncation ψ, distance, batch sizes."""
+    from sdstylegan.distill.truncation import DISTANCES
+
+    c = _Lines(cfg)
+    num = c.number("clustering.num_samples", 1, integer=True)
+    k = c.number("clustering.num_clusters", 1, integer=True)
+    if num is not None and k is not None and k > num:
+        c.add("clustering.num_clusters", k, f"more centres than clustering.num_samples={num}")
+    c.number("clustering.max_iter", 1, integer=True)
+    c.choice("clustering.init", ("random",))
+    c.number("clustering.n_init", 1, integer=True)
+    c.number("clustering.psi", 0)
+    c.choice("clustering.distance", DISTANCES)
+    lpips_res = c.number("clustering.lpips_resolution", 1, integer=True, allow=(None,))
+    if c.get("clustering.distance") == "lpips" or c.get("clustering.assign_real"):
+        res = _int_or_none(c.get("dataset.resolution"))
+        _lpips(c, "metrics.lpips", min(res, lpips_res) if res and lpips_res else res)
+    c.number("clustering.batch_size", 1, integer=True)
+    c.number("clustering.grid_samples", 1, integer=True)
+    return c.lines
+
+
+def check_evaluate(cfg: DictConfig) -> list[str]:
+    """`evaluate`: metric names, sample counts, batch size, ψ."""
+    c = _Lines(cfg)
+    _metrics(c)
+    return c.lines
+
+
+def check_demo_data(cfg: DictConfig) -> list[str]:
+    """`demo_data`: image count, outlier share, render size."""
+    c = _Lines(cfg)
+    c.number("dataset.num_images", 1, integer=True)
+    c.number("dataset.outlier_fraction", 0, 1)
+    key = "dataset.image_size" if c.get("dataset.image_size") is not None else "dataset.resolution"
+    c.number(key, DEMO_MIN_RESOLUTION, integer=True)
+    c.number("dataset.num_workers", 0, integer=True)
+    return c.lines
+
+
+def check_ingest(cfg: DictConfig) -> list[str]:
+    """`ingest`: the photo folder exists; size limits."""
+    c = _Lines(cfg)
+    path = c.get("dataset.path")
+    if path is None or path == "???":
+        c.add(
+            "dataset.path", path, "not set: name the folder of your photos, e.g. dataset.path=/data/my_photos"
+        )
+    elif not Path(str(path)).expanduser().is_dir():
+        c.add("dataset.path", path, "no such folder")
+    c.number("dataset.min_size", 1, integer=True)
+    c.number("dataset.max_pixels", 1, integer=True)
+    return c.lines
+
+
+def config_problems(cfg: DictConfig, checks: Mapping[str, Check]) -> list[str]:
+    """Run each stage's check (stage → function); one line per problem, `(for stage, …)` appended."""
+    found: dict[str, list[str]] = {}
+    for stage, check in checks.items():
+        try:
+            lines = check(cfg)
+        except Exception as e:  # noqa: BLE001 — a value the check could not even read is a problem too
+            lines = [f"the config of stage {stage} cannot be read: {type(e).__name__}: {e}"]
+        for line in lines:
+            found.setdefault(line, []).append(stage)
+    return [f"{line} (for {', '.join(stages)})" for line, stages in found.items()]
+
+
+# ----------------------------------------------------------------------------------------- done outputs
+@dataclass(frozen=True)
+class Damage:
+    """One output file of a done stage that is missing or not intact."""
+
+    stage: str
+    key: str  # its key in the stage's outputs
+    path: str  # as recorded (relative to the run directory)
+    why: str
+    fatal: bool = True  # False: warned about, the stage stays done
+    hint: str = ""  # what to do instead of the default (pipeline.force)
+
+    def line(self) -> str:
+        todo = self.hint or f"redo the stage with pipeline.force=[{self.stage}]"
+        return f"{self.stage}: {self.path} {self.why}; {todo}"
+
+
+def _count_lines(path: Path) -> int:
+    with open(path, "rb") as f:
+        return sum(1 for _ in f)
+
+
+def describe_outputs(run_dir: Path, outputs: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """What `done.json` records of a stage's output files: key → path, bytes (+ lines of a .jsonl)."""
+    files: dict[str, dict[str, Any]] = {}
+    for key, value in outputs.items():
+        if not isinstance(value, str) or not value:
+            continue
+        p = Path(value) if Path(value).is_absolute() else run_dir / value
+        if not p.is_file():
+            continue
+        entry: dict[str, Any] = {"path": value, "bytes": p.stat().st_size}
+        if p.suffix == ".jsonl":
+            entry["lines"] = _count_lines(p)
+        files[key] = entry
+    return files
+
+
+def _jsonl_damage(path: Path, lines: int | None) -> str | None:
+    n, last = 0, b"\n"
+    with open(path, "rb") as f:
+        for n, raw in enumerate(f, 1):  # noqa: B007 — n is the count after the loop
+            last = raw
+            try:
+                json.loads(raw)
+            except ValueError:
+                return f"is damaged: line {n} is not JSON" + (" (cut off)" if not raw.endswith(b"\n") else "")
+    if n and not last.endswith(b"\n"):
+        return f"is damaged: line {n} is cut off (no newline)"
+    if lines is not None and n != lines:
+        return f"is damaged: {n} lines, {lines} when the stage finished"
+    return None
+
+
+def _png_damage(path: Path) -> str | None:
+    with open(path, "rb") as f:
+        head = f.read(8)
+        f.seek(max(path.stat().st_size - 12, 0))
+        tail = f.read()
+    if head != b"\x89PNG\r\n\x1a\n" or b"IEND" not in tail:
+        return "is damaged: not a complete PNG"
+    return None
+
+
+def file_damage(path: Path, recorded: Mapping[str, Any] | None = None) -> str | None:
+    """Why the output file `path` is missing or not intact (cheap checks by suffix), or None."""
+    from sdstylegan.training.checkpoint import checkpoint_damage
+
+    recorded = recorded or {}
+    if not path.exists():
+        return "is missing"
+    if not path.is_file():
+        return "is not a file"
+    size, was = path.stat().st_size, recorded.get("bytes")
+    sizes = f"{size:,} bytes" + (
+        f" ({was:,} when the stage finished)" if was is not None and was != size else ""
+    )
+    try:
+        if path.suffix in TORCH_SUFFIXES:
+            why = checkpoint_damage(path)
+            return f"{why}, {sizes}" if why else None
+        if size == 0 and was != 0:
+            return "is empty" + (f" ({was:,} bytes when the stage finished)" if was else "")
+        if path.suffix == ".jsonl":
+            return _jsonl_damage(path, recorded.get("lines"))
+        if path.suffix == ".json":
+            with open(path, "rb") as f:
+                json.load(f)
+        elif path.suffix == ".png":
+            return _png_damage(path)
+    except (OSError, ValueError) as e:
+        return f"cannot be read ({type(e).__name__}: {e}), {sizes}"
+    return None
+
+
+def _recorded(done: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The files to check: as `done.json` recorded them, or (older runs) outputs that look like files."""
+    if "files" in done:
+        return dict(done["files"])
+    suffixes = (*TORCH_SUFFIXES, ".jsonl", ".json", ".png")
+    return {
+        k: {"path": v}
+        for k, v in (done.get("outputs") or {}).items()
+        if isinstance(v, str) and v.endswith(suffixes)
+    }
+
+
+def verify_outputs(run_dir: Path, stage: str, done: Mapping[str, Any]) -> list[Damage]:
+    """The output files of a done stage that are missing or damaged."""
+    damage = []
+    for key, rec in _recorded(done).items():
+        rel = str(rec["path"])
+        path = Path(rel) if Path(rel).is_absolute() else Path(run_dir) / rel
+        why = file_damage(path, rec)
+        if why:
+            damage.append(Damage(stage, key, rel, why))
+    return damage
+
+
+def verify_training(run_dir: Path, stage: str, done: Mapping[str, Any]) -> list[Damage]:
+    """`verify_outputs`, knowing that later stages and resumes read `last.ckpt` and nothing reads `best.ckpt`."""
+    from sdstylegan.training.checkpoint import checkpoint_meta
+
+    damage = verify_outputs(run_dir, stage, done)
+    bad = {d.key for d in damage}
+    best = (done.get("outputs") or {}).get("best_checkpoint")
+    out = []
+    for d in damage:
+        if d.key == "best_checkpoint":
+            d = replace(
+                d,
+                fatal=False,
+                hint=f"no stage reads it, so {stage} stays done (pipeline.force=[{stage}] trains again)",
+            )
+        elif d.key == "checkpoint" and best and "best_checkpoint" not in bad:
+            try:
+                kimg = f" (kimg {float(checkpoint_meta(Path(run_dir) / best)['kimg']):g})"
+            except Exception:  # noqa: BLE001 — the kimg is only a courtesy
+                kimg = ""
+            d = replace(
+                d,
+                hint=f"{best}{kimg} is intact: copy it over {Path(d.path).name} to go on from it "
+                f"(a larger training.total_kimg trains on), or train again with "
+                f"pipeline.force=[{stage}]",
+            )
+        out.append(d)
+    return out
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
+
+
+def report(problems: list[str], damage: list[Damage], run_dir: Path) -> None:
+    """Warn about non-fatal damage; raise one ValidationError listing config problems and fatal damage."""
+    for d in damage:
+        if not d.fatal:
+            log.warning("stage %s: %s", d.stage, d.line().split(": ", 1)[1])
+    fatal = [d for d in damage if d.fatal]
+    if not problems and not fatal:
+        return
+    parts = [
+        f"the run cannot start: {_count(len(problems) + len(fatal), 'problem')}; no stage was run "
+        f"(run directory {run_dir}):"
+    ]
+    parts += [f"  {line}" for line in problems]
+    parts += [f"  {d.line()}" for d in fatal]
+    if problems:
+        parts.append("Fix these values on the command line (key=value) or in the config.")
+    if fatal:
+        prev = sorted({d.stage for d in fatal if (Path(run_dir) / f"{d.stage}.prev").exists()})
+        parts.append(
+            "Damaged outputs are never repaired or deleted automatically: restore them, or redo the stage "
+            "with pipeline.force=[stage] (its folder moves to <stage>.prev, later stages are redone)"
+            + (f"; an existing {', '.join(p + '.prev' for p in prev)} would be replaced" if prev else "")
+            + "."
+        )
+    parts.append("pipeline.validate=false skips these checks.")
+    raise ValidationError("\n".join(parts))
