@@ -49,8 +49,13 @@ def _cfg(make_cfg, stages, fail=False, **pipeline):
 
 
 def test_missing_weights_fail_the_demo_chain_before_its_first_stage(make_cfg):
-    cfg = make_cfg(["experiment=demo", "metrics.lpips.pretrained=true",
-                    "metrics.lpips.backbone_weights=/nonexistent/vgg16.pth"])
+    cfg = make_cfg(
+        [
+            "experiment=demo",
+            "metrics.lpips.pretrained=true",
+            "metrics.lpips.backbone_weights=/nonexistent/vgg16.pth",
+        ]
+    )
     with pytest.raises(PreflightError) as err:
         run_pipeline(cfg)
     msg = str(err.value)
@@ -81,9 +86,14 @@ def test_preflight_can_be_switched_off(make_cfg):
 
 
 def test_same_node_under_two_keys_is_built_once_and_all_failures_are_listed():
-    cfg = OmegaConf.create({"net": {"_target_": f"{__name__}.Net", "size": 5}, "alias": "${net}",
-                            "bad1": {"_target_": f"{__name__}.Net", "fail": True, "size": 7},
-                            "bad2": {"_target_": "no.such.module.Net"}})
+    cfg = OmegaConf.create(
+        {
+            "net": {"_target_": f"{__name__}.Net", "size": 5},
+            "alias": "${net}",
+            "bad1": {"_target_": f"{__name__}.Net", "fail": True, "size": 7},
+            "bad2": {"_target_": "no.such.module.Net"},
+        }
+    )
     assert check_networks(cfg, {"s1": ["net"], "s2": ["alias"]}) == ["net", "alias"] and BUILT == [5]
     with pytest.raises(PreflightError) as err:
         check_networks(cfg, {"s1": ["net", "bad1"], "s2": ["bad2", "unset.key"]})

@@ -101,7 +101,9 @@ def test_unknown_stage_and_missing_input(make_cfg):
 
 
 def test_demo_data_stage_skip_and_force(make_cfg):
-    cfg = make_cfg(["experiment=demo", "dataset.num_images=12", "dataset.resolution=32", "pipeline.stages=[demo_data]"])
+    cfg = make_cfg(
+        ["experiment=demo", "dataset.num_images=12", "dataset.resolution=32", "pipeline.stages=[demo_data]"]
+    )
     out = run_pipeline(cfg)
     run_dir = cfg.paths.run_dir
     done = json.load(open(f"{run_dir}/demo_data/done.json"))

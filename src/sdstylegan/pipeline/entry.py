@@ -27,7 +27,11 @@ def run_from_config(cfg: DictConfig) -> dict[str, dict[str, Any]]:
     message alone, one line per problem, without a traceback; Hydra prints it the same way.
     """
     if not logging.getLogger().handlers:  # called outside Hydra (tests, notebooks)
-        logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="[%(asctime)s][%(name)s][%(levelname)s] - %(message)s")
+        logging.basicConfig(
+            level=logging.INFO,
+            stream=sys.stdout,
+            format="[%(asctime)s][%(name)s][%(levelname)s] - %(message)s",
+        )
     run_dir = Path(cfg.paths.run_dir)
     if global_rank() == 0:
         if cfg.get("print_config", True):

@@ -74,8 +74,10 @@ def check_networks(cfg: DictConfig, needs: Mapping[str, Sequence[str]]) -> list[
         log.info("preflight: %s builds", what)
     if problems:
         raise PreflightError(
-            "pending stages need networks that cannot be built; no stage was run:\n" + "\n".join(problems)
+            "pending stages need networks that cannot be built; no stage was run:\n"
+            + "\n".join(problems)
             + "\nPoint the keys above at local weight files, run once with internet so the downloads are "
-              "cached, use stand-ins for a test run (metrics=standin, detector.pretrained=false), or skip "
-              "this check with pipeline.preflight=false.")
+            "cached, use stand-ins for a test run (metrics=standin, detector.pretrained=false), or skip "
+            "this check with pipeline.preflight=false."
+        )
     return [k for keys, _ in groups.values() for k in keys]

@@ -86,15 +86,27 @@ def _resolve_stages(cfg: DictConfig) -> list[Stage]:
                 f"remove it from pipeline.stages (now {stages}) or use a version that provides it"
             )
         fn = _import(name, "implementation", spec.fn)
-        hooks = {what: _import(name, f"{what} function", spec[what]) if spec.get(what) else None
-                 for what in ("needs", "check", "verify")}
-        resolved.append(Stage(name, fn, list(spec.get("config") or []), list(spec.get("extend") or []),
-                              hooks["needs"], hooks["check"], hooks["verify"] or verify_outputs))
+        hooks = {
+            what: _import(name, f"{what} function", spec[what]) if spec.get(what) else None
+            for what in ("needs", "check", "verify")
+        }
+        resolved.append(
+            Stage(
+                name,
+                fn,
+                list(spec.get("config") or []),
+                list(spec.get("extend") or []),
+                hooks["needs"],
+                hooks["check"],
+                hooks["verify"] or verify_outputs,
+            )
+        )
     return resolved
 
 
-def _state(cfg: DictConfig, name: str, keys: list[str], extend_keys: list[str], upstream: list[str],
-           stage_dir: Path) -> tuple[str, dict[str, Any], dict[str, Any], dict[str, Any] | None]:
+def _state(
+    cfg: DictConfig, name: str, keys: list[str], extend_keys: list[str], upstream: list[str], stage_dir: Path
+) -> tuple[str, dict[str, Any], dict[str, Any], dict[str, Any] | None]:
     """(fingerprint, config selected for it, current `extend` values, done.json or None) of one stage."""
     selected = select_config(cfg, keys)
     fp = fingerprint({"stage": name, "config": selected, "upstream": upstream})
@@ -174,13 +186,19 @@ def run_pipeline(cfg: DictConfig) -> dict[str, dict[str, Any]]:
         done_path, started_path = stage_dir / "done.json", stage_dir / "started.json"
         same = _matches(done, fp, name in force)
         if _skippable(done, fp, extend, name in force):
-            log.info("stage %-11s skipped: outputs in %s match the config (pipeline.force=[%s] redoes it)",
-                     name, stage_dir, name)
+            log.info(
+                "stage %-11s skipped: outputs in %s match the config (pipeline.force=[%s] redoes it)",
+                name,
+                stage_dir,
+                name,
+            )
             inputs[name] = done["outputs"]
             upstream.append(done["token"])
             continue
         started = read_json(started_path) if started_path.exists() else None
-        unfinished = done is None and started is not None and started.get("fingerprint") == fp and name not in force
+        unfinished = (
+            done is None and started is not None and started.get("fingerprint") == fp and name not in force
+        )
         resume = unfinished or same  # `same` here: only `extend` keys changed → continue in place
         if same:
             log.info("stage %-11s extended: %s changed from %s", name, extend, done.get("extend"))
@@ -198,13 +216,23 @@ def run_pipeline(cfg: DictConfig) -> dict[str, dict[str, Any]]:
             write_json(started_path, {"fingerprint": fp, "time": time.time()})
         log.info("stage %-11s %s in %s", name, "resuming" if resume else "running", stage_dir)
         t0 = time.time()
-        ctx = StageContext(name=name, cfg=cfg, run_dir=run_dir, stage_dir=stage_dir, inputs=dict(inputs), resume=resume)
+        ctx = StageContext(
+            name=name, cfg=cfg, run_dir=run_dir, stage_dir=stage_dir, inputs=dict(inputs), resume=resume
+        )
         outputs = fn(ctx) or {}
         token = uuid.uuid4().hex
-        record = {"fingerprint": fp, "token": token, "outputs": outputs, "seconds": round(time.time() - t0, 3),
-                  "extend": extend, "config": selected}
+        record = {
+            "fingerprint": fp,
+            "token": token,
+            "outputs": outputs,
+            "seconds": round(time.time() - t0, 3),
+            "extend": extend,
+            "config": selected,
+        }
         if is_zero:
-            record["files"] = describe_outputs(run_dir, outputs)  # verified before the stage is skipped next time
+            record["files"] = describe_outputs(
+                run_dir, outputs
+            )  # verified before the stage is skipped next time
             write_json(done_path, record)
         log.info("stage %-11s done in %.1f s", name, record["seconds"])
         inputs[name] = outputs
