@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from sdstylegan.pipeline.entry import run_from_config
 from sdstylegan.training.checkpoint import load_checkpoint, load_generator, load_network
@@ -147,3 +148,27 @@ def test_fid_without_inception_weights_fails_at_start_not_later(make_cfg):
     with pytest.raises(RuntimeError, match="cannot build its feature extractors(.|\n)*metrics=standin"):
         run_from_config(cfg)
     assert not (Path(cfg.paths.run_dir) / "train" / "checkpoints").exists()
+
+
+def test_init_from_starts_a_fresh_stage_from_pretrained_weights(make_cfg, tmp_path):
+    first = make_cfg([*TINY, "pipeline.stages=[demo_data,train]", "training.total_kimg=0.004", "seed=7"],
+                     run_dir=tmp_path / "pretrained")
+    source = Path(first.paths.run_dir) / run_from_config(first)["train"]["checkpoint"]
+    # learning rates ~0: the stage's one step leaves G and D where they started (G_ema moves toward G)
+    frozen = [*TINY, "pipeline.stages=[demo_data,train]", "training.total_kimg=0.004", "training.optim.g_lr=1e-30",
+              "training.optim.d_lr=1e-30", "training.ada.enabled=false"]
+    cfg = make_cfg([*frozen, f"training.init_from={source}"], run_dir=tmp_path / "finetune")
+    out = run_from_config(cfg)["train"]
+    src, got = load_checkpoint(source)["state_dict"], load_checkpoint(Path(cfg.paths.run_dir) / out["checkpoint"])
+    for name in ("G.", "D."):
+        keys = [k for k in src if k.startswith(name) and not k.endswith("w_avg")]  # w_avg is an EMA of each step
+        assert keys
+        for k in keys:
+            torch.testing.assert_close(got["state_dict"][k], src[k], atol=1e-20, rtol=1e-6)
+    assert got["sdstylegan"]["kimg"] == 0.004  # counters started fresh
+    scratch = make_cfg(frozen, run_dir=tmp_path / "scratch")
+    fresh = load_checkpoint(Path(scratch.paths.run_dir) / run_from_config(scratch)["train"]["checkpoint"])
+    assert (fresh["state_dict"]["G.mapping.layers.0.weight"] - src["G.mapping.layers.0.weight"]).abs().max() > 0.1
+    with pytest.raises(ValueError, match="training.init_from=.*no such"):  # caught before any stage runs
+        run_from_config(make_cfg([*TINY, "pipeline.stages=[demo_data,train]",
+                                  f"training.init_from={tmp_path / 'absent.pkl'}"], run_dir=tmp_path / "x"))

@@ -307,6 +307,9 @@ def check_training(cfg: DictConfig, encoder: bool = False) -> list[str]:
     encoder's LPIPS when `encoder` or `training.encoder.enabled`)."""
     c = _Lines(cfg)
     world = _trainer(c)
+    init = c.get("training.init_from")
+    if init and not Path(str(init)).expanduser().exists():
+        c.lines.append(f"training.init_from={init}: no such checkpoint, run directory or .pkl")
     lam = c.get("training.encoder.lambda_lpips")
     if (encoder or c.get("training.encoder.enabled")) and isinstance(lam, (int, float)) and lam > 0:
         _lpips(c, "training.encoder.lpips", _int_or_none(c.get("dataset.resolution")))

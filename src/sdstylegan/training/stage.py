@@ -30,6 +30,7 @@ from sdstylegan.pipeline.context import StageContext
 from sdstylegan.pipeline.validate import check_config
 from sdstylegan.training.checkpoint import BEST, CHECKPOINT_DIR, LAST, AtomicCheckpointIO, checkpoint_meta
 from sdstylegan.training.data import TrainingDataModule
+from sdstylegan.training.init_from import init_from
 from sdstylegan.training.module import StyleGAN2Module
 from sdstylegan.utils.logging import get_logger
 
@@ -96,6 +97,9 @@ def train_generator(ctx: StageContext, encoder: bool) -> dict[str, Any]:
     data = TrainingDataModule(inner, seed=int(cfg.seed), min_images=batch)
     module = StyleGAN2Module(OmegaConf.to_container(cfg.model, resolve=True),
                              OmegaConf.to_container(cfg.training, resolve=True), encoder=encoder)
+    init = OmegaConf.select(cfg, "training.init_from")
+    if init and resume_from is None:  # transfer learning: a fresh stage starts from pretrained weights
+        init_from(module, init)
     for lg in loggers:  # remember the W&B run id in checkpoints (rank 0 owns the run)
         if trainer.global_rank == 0 and "Wandb" in type(lg).__name__:
             module.wandb_run_id = lg.experiment.id
