@@ -208,3 +208,26 @@ def test_a_paused_host_does_not_hold_up_the_others(tmp_path):
     # host b finished everything while host a waited out its Retry-After; a's second URL waited too
     assert max(done_at[i] for i in range(2, 8)) < min(done_at[0], done_at[1])
     assert done_at[1] - min(done_at[i] for i in range(2, 8)) > 0.5
+
+
+def test_a_whole_body_that_does_not_decode_is_not_fetched_again(tmp_path):
+    # /cut-file.jpg: a complete HTTP body holding half a JPEG (the file is broken: retrying gives the same bytes);
+    # /cut-conn.jpg: the connection drops before Content-Length bytes (a network fault: worth retrying).
+    routes = {"/cut-file.jpg": Route(PHOTO[: len(PHOTO) // 2]), "/cut-conn.jpg": Route(JPEG, truncate_to=len(JPEG) // 2)}
+    with LoopbackServer(routes) as srv:
+        outs, _ = run([CollectItem(srv.url(p), "urls") for p in routes], tmp_path, transport(retries=3))
+        assert [o.status for o in outs] == ["truncated", "truncated"]
+        assert srv.hits["/cut-file.jpg"] == 1 and outs[0].info["attempts"] == 1
+        assert srv.hits["/cut-conn.jpg"] == 4  # 1 + 3 retries
+
+
+def test_exif_orientation_is_reported_for_released_boxes(tmp_path):
+    buf = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° when shown
+    Image.new("RGB", (80, 48), (10, 20, 30)).save(buf, format="JPEG", exif=exif)
+    with LoopbackServer({"/rot.jpg": Route(buf.getvalue()), "/plain.jpg": Route(JPEG)}) as srv:
+        outs, _ = run([CollectItem(srv.url("/rot.jpg"), "sdip"), CollectItem(srv.url("/plain.jpg"), "urls")],
+                      tmp_path, transport())
+    assert outs[0].info["exif_orientation"] == 6 and outs[0].orig_size == [48, 80]
+    assert "exif_orientation" not in outs[1].info

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
+
+import pytest
+
 from sdstylegan.collect.fetch import Fetched, check_url, fetch_bytes, host_key
 from sdstylegan.collect.loopback import LoopbackServer, Route
 from sdstylegan.collect.outcomes import Outcome
@@ -33,3 +39,64 @@ def test_fetch_bytes_body_info_and_cap():
         assert gone.status == "http_410" and not gone.retryable
     refused = fetch_bytes(s, srv.url("/b"), cfg, max_bytes=10)  # server stopped: nothing listens
     assert refused.status == "connection_error" and refused.retryable
+
+
+class DripServer:
+    """A raw HTTP server on 127.0.0.1 that sends one byte every `interval` s, in the headers or the body,
+    for at most `limit` s (it stops by itself); `length` adds a Content-Length header."""
+
+    def __init__(self, where: str = "body", length: int | None = None, interval: float = 0.2, limit: float = 30.0):
+        self.where, self.length, self.interval, self.limit = where, length, interval, limit
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/drip.jpg"
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        self.sock.settimeout(self.limit)
+        try:
+            conn, _ = self.sock.accept()
+        except OSError:
+            return
+        end = time.monotonic() + self.limit
+        head = "HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\n"
+        if self.length is not None:
+            head += f"Content-Length: {self.length}\r\n"
+        try:
+            conn.recv(65536)
+            if self.where == "headers":
+                for ch in (head + "X-Slow: " + "a" * 10_000).encode():
+                    conn.sendall(bytes([ch]))
+                    time.sleep(self.interval)
+                    if time.monotonic() > end:
+                        break
+            else:
+                conn.sendall((head + "\r\n").encode())
+                while time.monotonic() < end:
+                    conn.sendall(b"\xff")
+                    time.sleep(self.interval)
+        except OSError:  # the client hung up: what the tests want
+            pass
+        finally:
+            conn.close()
+
+    def __enter__(self) -> DripServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.sock.close()
+
+
+@pytest.mark.parametrize("where,length", [("body", None), ("body", 10**6), ("body", 5000), ("headers", None)])
+def test_total_timeout_is_a_wall_clock_deadline(where, length):
+    # Each byte arrives well within read_timeout, so only a real deadline can stop these: a body that drips
+    # forever (with or without Content-Length), one that drips below the size cap, headers that drip.
+    cfg = TransportConfig(read_timeout=5, total_timeout=1.5)
+    with DripServer(where, length) as srv:
+        t0 = time.monotonic()
+        got = fetch_bytes(new_session(cfg), srv.url, cfg, max_bytes=10**7)
+        took = time.monotonic() - t0
+    assert isinstance(got, Outcome) and got.status == "timeout" and "total_timeout" in got.detail
+    assert took < 1.5 + 1.0, took

@@ -11,7 +11,8 @@ import subprocess
 import sys
 import time
 
-from PIL import Image
+import numpy as np
+from PIL import Image, ImageOps
 
 from sdstylegan.collect.downloader import ContentPolicy
 from sdstylegan.collect.items import CollectItem, write_items
@@ -211,3 +212,34 @@ def test_listing_failure_fails_or_keeps_what_was_listed(tmp_path):
     assert listing["sources"][0]["items"] == 1 and "HTTP 503" in listing["sources"][0]["error"]
     # the saved listing is what a resumed run works through, whatever the API says later
     assert list_items([], cfg, tmp_path / "b") == items
+
+
+def test_duplicate_of_names_the_kept_copy_when_the_owner_is_displaced(tmp_path):
+    same = jpeg(9)
+    # finishing order 2, 1, 0: item 2 is kept first, then displaced by 1, then 1 by 0 (first in input order wins)
+    routes = {"/a.jpg": Route(same, delay=0.6), "/b.jpg": Route(same, delay=0.3), "/c.jpg": Route(same)}
+    with LoopbackServer(routes) as srv:
+        items = [CollectItem(srv.url(p), "urls") for p in routes]
+        collect_items(items, tmp_path, TransportConfig(**TRANSPORT), POLICY)
+    records = read_manifest(tmp_path / "manifest.jsonl")
+    assert [r.status for r in records] == ["ok", "duplicate", "duplicate"]
+    assert [r.extra.get("duplicate_of") for r in records[1:]] == [items[0].url, items[0].url]
+
+
+def test_released_box_follows_exif_rotation_end_to_end(tmp_path):
+    # a file stored sideways (orientation 6) with a red patch; the SDIP box is in the file's own pixels
+    a = np.full((40, 64, 3), 128, np.uint8)
+    a[5:15, 30:50] = (230, 20, 20)  # rows 5-15, cols 30-50 of the stored (unrotated) pixels
+    buf = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(a).save(buf, format="PNG", exif=exif)
+    with LoopbackServer({"/r.png": Route(buf.getvalue(), content_type="image/png")}) as srv:
+        items = [CollectItem(srv.url("/r.png"), "sdip", bbox=[5, 15, 30, 50])]
+        collect_items(items, tmp_path, TransportConfig(**TRANSPORT), POLICY)
+    (r,) = read_manifest(tmp_path / "manifest.jsonl")
+    shown = np.asarray(ImageOps.exif_transpose(Image.open(tmp_path / r.orig_path)).convert("RGB"))
+    y0, y1, x0, x1 = r.bbox
+    assert r.orig_size == [40, 64] and 0 <= x0 < x1 <= 40 and 0 <= y0 < y1 <= 64
+    patch = shown[y0:y1, x0:x1]
+    assert patch.shape[:2] == (20, 10) and (patch[..., 0] > 200).all() and (patch[..., 1] < 60).all()

@@ -91,7 +91,11 @@ def process_item(item: CollectItem, sessions: ThreadSessions, policy: ContentPol
     info["bytes"] = len(got)
     res = load_image_bytes(got, min_size=int(policy.min_size), max_pixels=int(policy.max_pixels))
     if isinstance(res, ImageProblem):
-        return Outcome(res.reason, res.detail, sha256=res.sha256, info=info)
+        # The body arrived whole (fetch_bytes returns only complete bodies): fetching it again gives the same
+        # bytes, so a `truncated` file here is not retried like a connection cut short.
+        return Outcome(res.reason, res.detail, sha256=res.sha256, info=info, final=True)
+    if res.orientation != 1:  # released boxes are moved with the EXIF rotation (collect.stage._record)
+        info["exif_orientation"] = res.orientation
     ext = sniff_extension(got)
     data, size, source_size = got, list(res.orig_size), None
     if policy.resize_longer_side:

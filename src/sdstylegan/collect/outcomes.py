@@ -50,7 +50,8 @@ class Outcome:
     source_size: list[int] | None = None  # [w, h] before an optional resize on the way in
     retry_after: float | None = None      # seconds asked for by the server (Retry-After)
     info: dict[str, Any] = field(default_factory=dict)  # http status, final URL, bytes, attempts
+    final: bool = False  # the answer of the file itself (a complete body that does not decode): never retried
 
     @property
     def retryable(self) -> bool:
-        return self.status in RETRYABLE
+        return self.status in RETRYABLE and not self.final

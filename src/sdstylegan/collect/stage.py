@@ -118,6 +118,20 @@ def _record(index: int, item: CollectItem, out: Outcome) -> ManifestRecord:
                           status=out.status, extra=extra)
 
 
+def _point_duplicates_at_kept_copies(records: list[ManifestRecord], items: list[CollectItem]) -> None:
+    """`duplicate_of` of every same-bytes duplicate names the item whose copy is stored (status ok).
+
+    An earlier item finishing late displaces the owner (first in input order keeps `ok`); duplicates
+    recorded against the displaced owner — in this run or a resumed one — are re-pointed here.
+    """
+    kept = {r.id: i for i, r in enumerate(records) if r.status == OK}
+    for r in records:
+        if r.status == DUPLICATE and r.id in kept:
+            owner = kept[r.id]
+            r.extra["duplicate_of"] = items[owner].url
+            r.extra["reason_detail"] = f"same bytes as item {owner}"
+
+
 def _still_done(r: ManifestRecord | None, index: int, owners: dict[str, int], redo: set[str]) -> bool:
     """Whether a journal record from an earlier attempt stands, so its item is not fetched again."""
     if r is None or r.status in redo:
@@ -202,6 +216,7 @@ def collect_items(items: list[CollectItem], out_dir: str | Path, transport: Tran
     if missing:  # cannot happen unless the downloader loses a task: say so rather than write a short manifest
         raise RuntimeError(f"collect: {len(missing)} items have no outcome (first: {missing[:5]})")
     records = [finished[i] for i in range(len(items))]
+    _point_duplicates_at_kept_copies(records, items)
     write_manifest(out_dir / MANIFEST, records)
     counts = status_counts(records)
     new_ok = progress.new_ok

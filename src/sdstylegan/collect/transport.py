@@ -17,6 +17,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 import sdstylegan
+from sdstylegan.collect.deadline import POOL_CLASSES
 
 DEFAULT_USER_AGENT = (
     f"sdstylegan/{sdstylegan.__version__} (research image collection for Self-Distilled StyleGAN; "
@@ -77,6 +78,8 @@ def new_session(cfg: TransportConfig) -> requests.Session:
     s.headers["Accept"] = "image/webp,image/png,image/jpeg,image/*;q=0.8,*/*;q=0.5"  # formats Pillow decodes
     s.max_redirects = int(cfg.max_redirects)
     adapter = HTTPAdapter(pool_connections=16, pool_maxsize=max(4, int(cfg.per_host)), max_retries=0)
+    # connections that report their sockets, so `deadline.Deadline` can end a download on time
+    adapter.poolmanager.pool_classes_by_scheme = dict(POOL_CLASSES)
     s.mount("http://", adapter)
     s.mount("https://", adapter)
     return s

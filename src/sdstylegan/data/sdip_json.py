@@ -1,7 +1,8 @@
 """Import/export of the Self-Distilled StyleGAN JSON release format.
 
-A list of `{"image_name": <url or key>, "bounding_box": [y0, y1, x0, x1]}`; boxes are carried
-unchanged in the manifest's `bbox` (same convention, see `sdstylegan.data.boxes`).
+A list of `{"image_name": <url or key>, "bounding_box": [y0, y1, x0, x1]}`; boxes go into the
+manifest's `bbox` (same convention, see `sdstylegan.data.boxes`; moved with the image when collect
+applies EXIF rotation).
 """
 
 from __future__ import annotations
