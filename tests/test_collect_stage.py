@@ -243,3 +243,21 @@ def test_released_box_follows_exif_rotation_end_to_end(tmp_path):
     assert r.orig_size == [40, 64] and 0 <= x0 < x1 <= 40 and 0 <= y0 < y1 <= 64
     patch = shown[y0:y1, x0:x1]
     assert patch.shape[:2] == (20, 10) and (patch[..., 0] > 200).all() and (patch[..., 1] < 60).all()
+
+
+def test_duplicate_of_names_the_kept_copy_after_a_resume_displaces_the_owner(tmp_path):
+    same = jpeg(11)
+    # run 1: /a.jpg fails, /b.jpg is kept and /c.jpg recorded as its duplicate; run 2 fetches /a.jpg again,
+    # which now answers the same bytes and, first in input order, takes over: /c.jpg must follow it.
+    routes = {"/a.jpg": Route(same, fail_times=1, fail_status=500), "/b.jpg": Route(same, delay=0.2),
+              "/c.jpg": Route(same, delay=0.4)}
+    with LoopbackServer(routes) as srv:
+        items = [CollectItem(srv.url(p), "urls") for p in routes]
+        first = collect_items(items, tmp_path, TransportConfig(**TRANSPORT), POLICY)
+        assert [r.status for r in first.records] == ["http_5xx", "ok", "duplicate"]
+        cfg = TransportConfig(**{**TRANSPORT, "retry_on_resume": ("http_5xx",)})
+        collect_items(items, tmp_path, cfg, POLICY)
+        assert dict(srv.hits) == {"/a.jpg": 2, "/b.jpg": 1, "/c.jpg": 1}
+    records = read_manifest(tmp_path / "manifest.jsonl")
+    assert [r.status for r in records] == ["ok", "duplicate", "duplicate"]
+    assert [r.extra["duplicate_of"] for r in records[1:]] == [items[0].url, items[0].url]
