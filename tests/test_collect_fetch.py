@@ -100,3 +100,17 @@ def test_total_timeout_is_a_wall_clock_deadline(where, length):
         took = time.monotonic() - t0
     assert isinstance(got, Outcome) and got.status == "timeout" and "total_timeout" in got.detail
     assert took < 1.5 + 1.0, took
+
+
+def test_total_timeout_covers_a_chain_of_slow_redirects():
+    # every hop answers within read_timeout, but five hops and the image take 3 s: the deadline holds across
+    # redirects (new connections or kept-alive ones), not only from the first body byte on.
+    routes = {f"/r{i}": Route(redirect_to=f"/r{i + 1}", delay=0.5) for i in range(5)}
+    routes["/r5"] = Route(bytes(100), delay=0.5)
+    cfg = TransportConfig(read_timeout=5, total_timeout=1.5)
+    with LoopbackServer(routes) as srv:
+        t0 = time.monotonic()
+        got = fetch_bytes(new_session(cfg), srv.url("/r0"), cfg, max_bytes=10**6)
+        took = time.monotonic() - t0
+    assert isinstance(got, Outcome) and got.status == "timeout", got
+    assert took < 1.5 + 0.6, took
