@@ -54,3 +54,18 @@ def test_a_late_socket_is_shut_at_once():
         a.close()
         b.close()
     assert threading.active_count() >= 1
+
+
+def test_a_timer_firing_after_the_request_ended_leaves_its_sockets_alone():
+    # at the very edge of the deadline the timer thread can be past its wait when the fetch ends: cancel()
+    # cannot stop it, and the kept-alive socket, back in the pool, must not be shut under the next request
+    a, b = socket.socketpair()
+    try:
+        with Deadline(10) as d:
+            d.add(a)
+        d._expire()  # what the late timer thread runs
+        b.sendall(b"x")
+        assert a.recv(10) == b"x" and not d.expired
+    finally:
+        a.close()
+        b.close()

@@ -64,6 +64,7 @@ class Deadline:
     def __init__(self, seconds: float):
         self.seconds = float(seconds)
         self.expired = False
+        self.ended = False  # the request finished: a timer that fires now must leave its sockets alone
         self.sockets: list[Any] = []
         self._lock = threading.Lock()
         self._timer = threading.Timer(self.seconds, self._expire)
@@ -80,6 +81,8 @@ class Deadline:
 
     def _expire(self) -> None:
         with self._lock:
+            if self.ended:  # cancel() cannot stop a timer already past its wait: the sockets are pooled again
+                return
             self.expired = True
             sockets = list(self.sockets)
         for s in sockets:
@@ -99,4 +102,7 @@ class Deadline:
 
     def __exit__(self, *exc: object) -> None:
         self._timer.cancel()
+        with self._lock:
+            self.ended = True
+            self.sockets.clear()
         _current.deadline = None
