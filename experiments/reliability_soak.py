@@ -125,7 +125,7 @@ def route(path: str, query: dict):  # runs in the server process
         "too_large": lambda: Route(img + b"\0" * 300_000),
         "decompression_bomb": lambda: Route(bomb(), content_type="image/png"),
         "too_small": lambda: Route(photo(i, size=(16, 16))),
-        "slow_drip": lambda: Route(img, drip=1.0),
+        "slow_drip": lambda: Route(img + bytes(8000), drip=1.0),  # ≥ 9 KiB at 1 KiB/s: ≥ 9 s
         "slow_headers": lambda: Route(img, delay=3.0),
     }[kind]()
 
