@@ -45,7 +45,9 @@ class DripServer:
     """A raw HTTP server on 127.0.0.1 that sends one byte every `interval` s, in the headers or the body,
     for at most `limit` s (it stops by itself); `length` adds a Content-Length header."""
 
-    def __init__(self, where: str = "body", length: int | None = None, interval: float = 0.2, limit: float = 30.0):
+    def __init__(
+        self, where: str = "body", length: int | None = None, interval: float = 0.2, limit: float = 30.0
+    ):
         self.where, self.length, self.interval, self.limit = where, length, interval, limit
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))

@@ -7,8 +7,10 @@ from sdstylegan.collect.outcomes import Outcome, http_status_reason
 
 
 def test_round_trip_and_keys(tmp_path):
-    items = [CollectItem("http://a/1.jpg", "sdip", bbox=[1, 2, 3, 4], meta={"licence": "CC0", "n": 1}),
-             CollectItem("img2dataset:1", "img2dataset", local={"path": "/x.tar", "offset": 512, "size": 9})]
+    items = [
+        CollectItem("http://a/1.jpg", "sdip", bbox=[1, 2, 3, 4], meta={"licence": "CC0", "n": 1}),
+        CollectItem("img2dataset:1", "img2dataset", local={"path": "/x.tar", "offset": 512, "size": 9}),
+    ]
     write_items(tmp_path / "items.jsonl", items)
     assert read_items(tmp_path / "items.jsonl") == items
     assert CollectItem(" http://a/1.jpg ", "urls").key() == items[0].key()

@@ -10,9 +10,16 @@ from sdstylegan.collect.loopback import LoopbackServer, Route
 
 
 def test_fail_times_and_counts():
-    with LoopbackServer({"/x": Route(b"img", fail_times=2, fail_status=503, fail_headers={"Retry-After": "7"})}) as srv:
+    with LoopbackServer(
+        {"/x": Route(b"img", fail_times=2, fail_status=503, fail_headers={"Retry-After": "7"})}
+    ) as srv:
         r1, r2, r3 = (requests.get(srv.url("/x"), timeout=2) for _ in range(3))
-        assert (r1.status_code, r1.headers["Retry-After"], r3.status_code, r3.content) == (503, "7", 200, b"img")
+        assert (r1.status_code, r1.headers["Retry-After"], r3.status_code, r3.content) == (
+            503,
+            "7",
+            200,
+            b"img",
+        )
         assert srv.hits["/x"] == 3 and requests.get(srv.url("/nope"), timeout=2).status_code == 404
 
 

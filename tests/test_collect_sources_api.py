@@ -16,8 +16,15 @@ from sdstylegan.collect.transport import TransportConfig
 
 
 def test_retry_after_then_json():
-    routes = {"/api": Route(b'{"ok": 1}', content_type="application/json", fail_times=1, fail_status=429,
-                            fail_headers={"Retry-After": "1"})}
+    routes = {
+        "/api": Route(
+            b'{"ok": 1}',
+            content_type="application/json",
+            fail_times=1,
+            fail_status=429,
+            fail_headers={"Retry-After": "1"},
+        )
+    }
     with LoopbackServer(routes) as srv:
         client = ApiClient(TransportConfig(retries=2, backoff=0.01), min_interval=0)
         assert client.get_json(srv.url("/api"), {"q": "mate"}) == {"ok": 1}
@@ -27,8 +34,11 @@ def test_retry_after_then_json():
 
 
 def test_spacing_and_failures():
-    routes = {"/a": Route(b"[]", content_type="application/json"), "/html": Route(b"<html>", content_type="text/html"),
-              "/down": Route(b"", status=503)}
+    routes = {
+        "/a": Route(b"[]", content_type="application/json"),
+        "/html": Route(b"<html>", content_type="text/html"),
+        "/down": Route(b"", status=503),
+    }
     with LoopbackServer(routes) as srv:
         client = ApiClient(TransportConfig(retries=1, backoff=0.01), min_interval=0.2)
         client.get_json(srv.url("/a"))
@@ -46,9 +56,14 @@ def test_spacing_and_failures():
 
 def test_sources_share_one_interface(tmp_path):
     (tmp_path / "u.txt").write_text("http://a/b.jpg\n")
-    built = [RedditSource(["x"]), WikimediaSource(search=["mate"]), FlickrSource(["mate"]),
-             UrlListSource(str(tmp_path / "u.txt")), SdipJsonSource(str(tmp_path / "s.json")),
-             Img2DatasetSource(str(tmp_path))]
+    built = [
+        RedditSource(["x"]),
+        WikimediaSource(search=["mate"]),
+        FlickrSource(["mate"]),
+        UrlListSource(str(tmp_path / "u.txt")),
+        SdipJsonSource(str(tmp_path / "s.json")),
+        Img2DatasetSource(str(tmp_path)),
+    ]
     assert all(isinstance(s, Source) for s in built)
     assert len({s.name for s in built}) == len(built)
     assert not isinstance(object(), Source)

@@ -15,14 +15,38 @@ KEY = "k3y-not-to-be-printed"
 
 
 def photo(pid: str, **sizes) -> dict:
-    return {"id": pid, "owner": "12345@N00", "secret": "s", "server": "65535", "farm": 66, "title": f"mate {pid}",
-            "ispublic": 1, "license": "4", "ownername": "Marta", **sizes}
+    return {
+        "id": pid,
+        "owner": "12345@N00",
+        "secret": "s",
+        "server": "65535",
+        "farm": 66,
+        "title": f"mate {pid}",
+        "ispublic": 1,
+        "license": "4",
+        "ownername": "Marta",
+        **sizes,
+    }
 
 
 PAGES = {
-    "1": {"photos": {"page": 1, "pages": 2, "perpage": 2, "total": 3, "photo": [
-        photo("1", url_l="https://live.staticflickr.com/65535/1_s_b.jpg", url_o="https://live.staticflickr.com/65535/1_o.jpg"),
-        photo("2", url_c="https://live.staticflickr.com/65535/2_s_c.jpg")]}, "stat": "ok"},
+    "1": {
+        "photos": {
+            "page": 1,
+            "pages": 2,
+            "perpage": 2,
+            "total": 3,
+            "photo": [
+                photo(
+                    "1",
+                    url_l="https://live.staticflickr.com/65535/1_s_b.jpg",
+                    url_o="https://live.staticflickr.com/65535/1_o.jpg",
+                ),
+                photo("2", url_c="https://live.staticflickr.com/65535/2_s_c.jpg"),
+            ],
+        },
+        "stat": "ok",
+    },
     "2": {"photos": {"page": 2, "pages": 2, "perpage": 2, "total": 3, "photo": [photo("3")]}, "stat": "ok"},
 }
 
@@ -50,7 +74,9 @@ def api() -> ApiClient:
 def test_search_pages_sizes_and_licence(flickr, monkeypatch):
     srv, seen = flickr
     monkeypatch.setenv("FLICKR_TEST_KEY", KEY)
-    items = list(FlickrSource(["yerba mate"], api_key_env="FLICKR_TEST_KEY", api_url=srv.url("/rest/")).items(api()))
+    items = list(
+        FlickrSource(["yerba mate"], api_key_env="FLICKR_TEST_KEY", api_url=srv.url("/rest/")).items(api())
+    )
     # photo 1: url_l preferred over url_o; photo 2: only url_c; photo 3: no size → skipped
     assert [i.url.rsplit("/", 1)[1] for i in items] == ["1_s_b.jpg", "2_s_c.jpg"]
     m = items[0].meta

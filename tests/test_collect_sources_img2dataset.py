@@ -25,8 +25,19 @@ def jpeg(c: int) -> bytes:
 
 def sidecar(key: str, url: str) -> bytes:
     # the fields img2dataset writes for a successful sample
-    return json.dumps({"url": url, "key": key, "status": "success", "error_message": None, "width": 48,
-                       "height": 40, "original_width": 480, "original_height": 400, "caption": f"mate {key}"}).encode()
+    return json.dumps(
+        {
+            "url": url,
+            "key": key,
+            "status": "success",
+            "error_message": None,
+            "width": 48,
+            "height": 40,
+            "original_width": 480,
+            "original_height": 400,
+            "caption": f"mate {key}",
+        }
+    ).encode()
 
 
 def write_files_layout(root):
@@ -68,16 +79,29 @@ def test_files_layout_is_referenced_in_place(tmp_path):
 def test_webdataset_tars_read_by_offset_then_collected(tmp_path):
     src = tmp_path / "i2d"
     src.mkdir()
-    write_tar(src / "00000.tar", [
-        ("000000000", {"jpg": jpeg(30), "json": sidecar("000000000", "http://e.com/a.jpg"), "txt": b"a"}),
-        ("000000001", {"jpg": b"<html>oops</html>", "json": sidecar("000000001", "http://e.com/b.jpg")}),
-        ("000000002", {"jpg": jpeg(30), "json": sidecar("000000002", "http://e.com/c.jpg")}),  # same bytes as 0
-        ("000000003", {"json": sidecar("000000003", "http://e.com/d.jpg")}),  # no image member: not a sample
-    ])
+    write_tar(
+        src / "00000.tar",
+        [
+            ("000000000", {"jpg": jpeg(30), "json": sidecar("000000000", "http://e.com/a.jpg"), "txt": b"a"}),
+            ("000000001", {"jpg": b"<html>oops</html>", "json": sidecar("000000001", "http://e.com/b.jpg")}),
+            (
+                "000000002",
+                {"jpg": jpeg(30), "json": sidecar("000000002", "http://e.com/c.jpg")},
+            ),  # same bytes as 0
+            (
+                "000000003",
+                {"json": sidecar("000000003", "http://e.com/d.jpg")},
+            ),  # no image member: not a sample
+        ],
+    )
     write_tar(src / "00001.tar", [("000010000", {"jpg": jpeg(60)})])  # no sidecar at all
     items = list(Img2DatasetSource(str(src)).items())
-    assert [i.url for i in items] == ["http://e.com/a.jpg", "http://e.com/b.jpg", "http://e.com/c.jpg",
-                                      "img2dataset:000010000"]
+    assert [i.url for i in items] == [
+        "http://e.com/a.jpg",
+        "http://e.com/b.jpg",
+        "http://e.com/c.jpg",
+        "img2dataset:000010000",
+    ]
     out = tmp_path / "collect"
     res = collect_items(items, out, TransportConfig(workers=2, progress=False), ContentPolicy(min_size=16))
     records = read_manifest(out / "manifest.jsonl")

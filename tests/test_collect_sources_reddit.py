@@ -13,32 +13,93 @@ from sdstylegan.collect.transport import TransportConfig
 
 
 def post(pid: str, **kw) -> dict:
-    d = {"kind": "t3", "data": {"name": f"t3_{pid}", "id": pid, "subreddit": "yerbamate", "author": "gaucho",
-                                 "title": f"my mate {pid}", "permalink": f"/r/yerbamate/comments/{pid}/x/",
-                                 "over_18": False, "is_video": False, **kw}}
+    d = {
+        "kind": "t3",
+        "data": {
+            "name": f"t3_{pid}",
+            "id": pid,
+            "subreddit": "yerbamate",
+            "author": "gaucho",
+            "title": f"my mate {pid}",
+            "permalink": f"/r/yerbamate/comments/{pid}/x/",
+            "over_18": False,
+            "is_video": False,
+            **kw,
+        },
+    }
     return d
 
 
-PAGE1 = {"kind": "Listing", "data": {"after": "t3_p4", "children": [
-    post("p1", url="https://i.redd.it/abc123.jpg", post_hint="image", domain="i.redd.it"),
-    post("p2", is_self=True, url="https://www.reddit.com/r/yerbamate/comments/p2/x/", selftext="which yerba?"),
-    post("p3", is_gallery=True, url="https://www.reddit.com/gallery/p3",
-         gallery_data={"items": [{"media_id": "g1", "id": 1, "caption": "calabaza"}, {"media_id": "g2", "id": 2},
-                                 {"media_id": "g3", "id": 3}, {"media_id": "g4", "id": 4}]},
-         media_metadata={
-             "g1": {"status": "valid", "e": "Image", "m": "image/jpg", "s": {"u": "https://preview.redd.it/g1.jpg?width=3000&s=a", "x": 3000, "y": 2000}},
-             "g2": {"status": "valid", "e": "Image", "m": "image/png", "s": {"u": "https://preview.redd.it/g2.png?s=b", "x": 800, "y": 800}},
-             "g3": {"status": "valid", "e": "AnimatedImage", "m": "image/gif", "s": {"gif": "https://i.redd.it/g3.gif"}},
-             "g4": {"status": "failed"}}),
-    post("p4", url="https://v.redd.it/vid", is_video=True, post_hint="hosted:video"),
-]}}
-PAGE2 = {"kind": "Listing", "data": {"after": None, "children": [
-    post("p5", url="https://i.imgur.com/xyz.png?a=1&amp;b=2"),  # escaped ampersand, image suffix, no hint
-    post("p6", url="https://i.redd.it/nsfw.jpg", post_hint="image", over_18=True),
-    post("p7", url="https://www.reddit.com/r/yerbamate/comments/p0/", crosspost_parent_list=[
-        {"url": "https://i.redd.it/parent.webp", "post_hint": "image", "is_video": False}]),
-    post("p8", url="https://example.com/article.html", post_hint="link"),
-]}}
+PAGE1 = {
+    "kind": "Listing",
+    "data": {
+        "after": "t3_p4",
+        "children": [
+            post("p1", url="https://i.redd.it/abc123.jpg", post_hint="image", domain="i.redd.it"),
+            post(
+                "p2",
+                is_self=True,
+                url="https://www.reddit.com/r/yerbamate/comments/p2/x/",
+                selftext="which yerba?",
+            ),
+            post(
+                "p3",
+                is_gallery=True,
+                url="https://www.reddit.com/gallery/p3",
+                gallery_data={
+                    "items": [
+                        {"media_id": "g1", "id": 1, "caption": "calabaza"},
+                        {"media_id": "g2", "id": 2},
+                        {"media_id": "g3", "id": 3},
+                        {"media_id": "g4", "id": 4},
+                    ]
+                },
+                media_metadata={
+                    "g1": {
+                        "status": "valid",
+                        "e": "Image",
+                        "m": "image/jpg",
+                        "s": {"u": "https://preview.redd.it/g1.jpg?width=3000&s=a", "x": 3000, "y": 2000},
+                    },
+                    "g2": {
+                        "status": "valid",
+                        "e": "Image",
+                        "m": "image/png",
+                        "s": {"u": "https://preview.redd.it/g2.png?s=b", "x": 800, "y": 800},
+                    },
+                    "g3": {
+                        "status": "valid",
+                        "e": "AnimatedImage",
+                        "m": "image/gif",
+                        "s": {"gif": "https://i.redd.it/g3.gif"},
+                    },
+                    "g4": {"status": "failed"},
+                },
+            ),
+            post("p4", url="https://v.redd.it/vid", is_video=True, post_hint="hosted:video"),
+        ],
+    },
+}
+PAGE2 = {
+    "kind": "Listing",
+    "data": {
+        "after": None,
+        "children": [
+            post(
+                "p5", url="https://i.imgur.com/xyz.png?a=1&amp;b=2"
+            ),  # escaped ampersand, image suffix, no hint
+            post("p6", url="https://i.redd.it/nsfw.jpg", post_hint="image", over_18=True),
+            post(
+                "p7",
+                url="https://www.reddit.com/r/yerbamate/comments/p0/",
+                crosspost_parent_list=[
+                    {"url": "https://i.redd.it/parent.webp", "post_hint": "image", "is_video": False}
+                ],
+            ),
+            post("p8", url="https://example.com/article.html", post_hint="link"),
+        ],
+    },
+}
 
 
 @pytest.fixture
@@ -48,7 +109,9 @@ def reddit():
     def answer(path, query):
         seen.append((path, query))
         if path != "/r/yerbamate/top.json":
-            return Route(b'{"message": "Not Found", "error": 404}', status=404, content_type="application/json")
+            return Route(
+                b'{"message": "Not Found", "error": 404}', status=404, content_type="application/json"
+            )
         page = PAGE2 if query.get("after") == ["t3_p4"] else PAGE1
         return Route(json.dumps(page).encode(), content_type="application/json")
 
@@ -64,8 +127,12 @@ def test_listing_pages_galleries_and_filters(reddit):
     srv, seen = reddit
     items = list(RedditSource(["r/yerbamate"], api_base=srv.base, media_base="https://img.test").items(api()))
     assert [i.url for i in items] == [
-        "https://i.redd.it/abc123.jpg", "https://img.test/g1.jpg", "https://img.test/g2.png",
-        "https://i.imgur.com/xyz.png?a=1&b=2", "https://i.redd.it/parent.webp"]
+        "https://i.redd.it/abc123.jpg",
+        "https://img.test/g1.jpg",
+        "https://img.test/g2.png",
+        "https://i.imgur.com/xyz.png?a=1&b=2",
+        "https://i.redd.it/parent.webp",
+    ]
     assert all(i.origin == "reddit" for i in items)
     assert items[1].meta["caption"] == "calabaza" and items[1].meta["gallery_index"] == 0
     assert items[0].meta["permalink"] == "https://www.reddit.com/r/yerbamate/comments/p1/x/"

@@ -29,7 +29,9 @@ def test_csv_keeps_other_columns(tmp_path):
 
 def test_jsonl_and_its_errors(tmp_path):
     p = tmp_path / "list.jsonl"
-    p.write_text(json.dumps({"url": "http://a/1.jpg", "caption": "x"}) + "\n\n" + json.dumps({"href": "h"}) + "\n")
+    p.write_text(
+        json.dumps({"url": "http://a/1.jpg", "caption": "x"}) + "\n\n" + json.dumps({"href": "h"}) + "\n"
+    )
     it = UrlListSource(str(p)).items()
     assert next(it).meta == {"caption": "x"}
     with pytest.raises(ValueError, match=r"list.jsonl:3"):
@@ -47,11 +49,20 @@ def test_sd_lsun_ids_resolve_against_a_local_export(tmp_path):
     (nested / "a1b2c3d4e5.webp").write_bytes(b"img")
     (root / "ffeedd0011.jpg").write_bytes(b"img")  # a flat export
     p = tmp_path / "horses.json"
-    p.write_text(json.dumps([{"image_name": "a1b2c3d4e5", "bounding_box": [0, 10, 0, 10]},
-                             {"image_name": "ffeedd0011", "bounding_box": [1, 9, 1, 9]},
-                             {"image_name": "0000000000", "bounding_box": [1, 9, 1, 9]}]))
+    p.write_text(
+        json.dumps(
+            [
+                {"image_name": "a1b2c3d4e5", "bounding_box": [0, 10, 0, 10]},
+                {"image_name": "ffeedd0011", "bounding_box": [1, 9, 1, 9]},
+                {"image_name": "0000000000", "bounding_box": [1, 9, 1, 9]},
+            ]
+        )
+    )
     items = list(SdipJsonSource(str(p), lsun_root=str(root)).items())
-    assert [i.local["path"] for i in items[:2]] == [str(nested / "a1b2c3d4e5.webp"), str(root / "ffeedd0011.jpg")]
+    assert [i.local["path"] for i in items[:2]] == [
+        str(nested / "a1b2c3d4e5.webp"),
+        str(root / "ffeedd0011.jpg"),
+    ]
     assert items[0].url == "lsun:a1b2c3d4e5" and items[0].bbox == [0, 10, 0, 10] and items[0].origin == "sdip"
     assert not Path(items[2].local["path"]).exists()  # missing: ends as local_read_error, naming the path
     with pytest.raises(FileNotFoundError, match="collect.lsun_root"):
@@ -60,10 +71,14 @@ def test_sd_lsun_ids_resolve_against_a_local_export(tmp_path):
 
 def test_sdip_json_carries_boxes_and_joins_names(tmp_path):
     p = tmp_path / "sd_dogs.json"
-    p.write_text(json.dumps([
-        {"image_name": "https://x.org/dog1.jpg", "bounding_box": [10, 200, 20, 180]},
-        {"image_name": "n02085620/dog2.JPEG", "bounding_box": [0, 50, 5, 60]},
-    ]))
+    p.write_text(
+        json.dumps(
+            [
+                {"image_name": "https://x.org/dog1.jpg", "bounding_box": [10, 200, 20, 180]},
+                {"image_name": "n02085620/dog2.JPEG", "bounding_box": [0, 50, 5, 60]},
+            ]
+        )
+    )
     items = list(SdipJsonSource(str(p), base_url="http://mirror.test/imgs").items())
     assert [i.url for i in items] == ["https://x.org/dog1.jpg", "http://mirror.test/imgs/n02085620/dog2.JPEG"]
     assert items[0].bbox == [10, 200, 20, 180] and items[1].meta == {"image_name": "n02085620/dog2.JPEG"}

@@ -14,30 +14,61 @@ from sdstylegan.collect.transport import TransportConfig
 
 def page(title: str, index: int | None = None, mime: str = "image/jpeg", **ext) -> dict:
     name = title.removeprefix("File:").replace(" ", "_")
-    p = {"pageid": abs(hash(title)) % 10**6, "ns": 6, "title": title, "imagerepository": "local",
-         "imageinfo": [{"url": f"https://upload.wikimedia.org/wikipedia/commons/a/ab/{name}",
-                        "thumburl": f"https://upload.wikimedia.org/wikipedia/commons/thumb/a/ab/{name}/640px-{name}",
-                        "descriptionurl": f"https://commons.wikimedia.org/wiki/{title.replace(' ', '_')}",
-                        "width": 4000, "height": 3000, "mime": mime, "sha1": "0" * 40,
-                        "extmetadata": {k: {"value": v, "source": "commons-desc-page"} for k, v in ext.items()}}]}
+    p = {
+        "pageid": abs(hash(title)) % 10**6,
+        "ns": 6,
+        "title": title,
+        "imagerepository": "local",
+        "imageinfo": [
+            {
+                "url": f"https://upload.wikimedia.org/wikipedia/commons/a/ab/{name}",
+                "thumburl": f"https://upload.wikimedia.org/wikipedia/commons/thumb/a/ab/{name}/640px-{name}",
+                "descriptionurl": f"https://commons.wikimedia.org/wiki/{title.replace(' ', '_')}",
+                "width": 4000,
+                "height": 3000,
+                "mime": mime,
+                "sha1": "0" * 40,
+                "extmetadata": {k: {"value": v, "source": "commons-desc-page"} for k, v in ext.items()},
+            }
+        ],
+    }
     if index is not None:
         p["index"] = index
     return p
 
 
-CAT1 = {"batchcomplete": True, "continue": {"gcmcontinue": "file|4d415445|123", "continue": "gcmcontinue||"},
-        "query": {"pages": [
-            page("File:Mate gourd.jpg", LicenseShortName="CC BY-SA 4.0",
-                 LicenseUrl="https://creativecommons.org/licenses/by-sa/4.0",
-                 Artist='<a href="//commons.wikimedia.org/wiki/User:Ana" title="User:Ana">Ana P&eacute;rez</a>'),
+CAT1 = {
+    "batchcomplete": True,
+    "continue": {"gcmcontinue": "file|4d415445|123", "continue": "gcmcontinue||"},
+    "query": {
+        "pages": [
+            page(
+                "File:Mate gourd.jpg",
+                LicenseShortName="CC BY-SA 4.0",
+                LicenseUrl="https://creativecommons.org/licenses/by-sa/4.0",
+                Artist='<a href="//commons.wikimedia.org/wiki/User:Ana" title="User:Ana">Ana P&eacute;rez</a>',
+            ),
             page("File:Mate diagram.svg", mime="image/svg+xml", LicenseShortName="Public domain"),
-        ]}}
-CAT2 = {"batchcomplete": True, "query": {"pages": [
-    page("File:Bombilla.png", mime="image/png", LicenseShortName="CC0", Artist="Unknown author"),
-    {"pageid": 9, "ns": 6, "title": "File:Missing.jpg", "missing": True},
-]}}
-SEARCH = {"query": {"pages": [page("File:B.webp", 2, mime="image/webp", LicenseShortName="CC BY 4.0"),
-                              page("File:A.jpg", 1, LicenseShortName="CC BY 2.0")]}}
+        ]
+    },
+}
+CAT2 = {
+    "batchcomplete": True,
+    "query": {
+        "pages": [
+            page("File:Bombilla.png", mime="image/png", LicenseShortName="CC0", Artist="Unknown author"),
+            {"pageid": 9, "ns": 6, "title": "File:Missing.jpg", "missing": True},
+        ]
+    },
+}
+SEARCH = {
+    "query": {
+        "pages": [
+            page("File:B.webp", 2, mime="image/webp", LicenseShortName="CC BY 4.0"),
+            page("File:A.jpg", 1, LicenseShortName="CC BY 2.0"),
+        ]
+    }
+}
 
 
 @pytest.fixture
@@ -65,7 +96,10 @@ def api() -> ApiClient:
 def test_category_pages_licence_and_author(commons):
     srv, seen = commons
     items = list(WikimediaSource(categories=["Mate (beverage)"], api_url=srv.url("/w/api.php")).items(api()))
-    assert [i.url.rsplit("/", 1)[1] for i in items] == ["Mate_gourd.jpg", "Bombilla.png"]  # svg and missing skipped
+    assert [i.url.rsplit("/", 1)[1] for i in items] == [
+        "Mate_gourd.jpg",
+        "Bombilla.png",
+    ]  # svg and missing skipped
     m = items[0].meta
     assert m["licence"] == "CC BY-SA 4.0" and m["author"] == "Ana Pérez"
     assert m["licence_url"].endswith("by-sa/4.0") and m["page_url"].endswith("File:Mate_gourd.jpg")

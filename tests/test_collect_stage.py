@@ -25,29 +25,57 @@ from sdstylegan.pipeline.runner import run_pipeline
 
 def jpeg(seed: int, size=(72, 64)) -> bytes:
     buf = io.BytesIO()
-    Image.new("RGB", size, (seed * 37 % 256, seed * 91 % 256, seed * 53 % 256)).save(buf, format="JPEG", quality=90)
+    Image.new("RGB", size, (seed * 37 % 256, seed * 91 % 256, seed * 53 % 256)).save(
+        buf, format="JPEG", quality=90
+    )
     return buf.getvalue()
 
 
-TRANSPORT = dict(workers=4, per_host=4, connect_timeout=2, read_timeout=2, total_timeout=5, retries=0,
-                 backoff=0.05, progress=False)
+TRANSPORT = dict(
+    workers=4,
+    per_host=4,
+    connect_timeout=2,
+    read_timeout=2,
+    total_timeout=5,
+    retries=0,
+    backoff=0.05,
+    progress=False,
+)
 POLICY = ContentPolicy(max_bytes=10**6, min_size=32)
 
 
 def test_manifest_has_one_record_per_input_item(tmp_path):
     same = jpeg(1)
     # /a.jpg finishes after /b.jpg (same bytes) yet keeps `ok`: the first in input order wins
-    routes = {"/a.jpg": Route(same, delay=0.3), "/b.jpg": Route(same), "/c.jpg": Route(jpeg(2)),
-              "/d.txt": Route(b"hello"), "/e.jpg": Route(jpeg(2), delay=0.3)}
+    routes = {
+        "/a.jpg": Route(same, delay=0.3),
+        "/b.jpg": Route(same),
+        "/c.jpg": Route(jpeg(2)),
+        "/d.txt": Route(b"hello"),
+        "/e.jpg": Route(jpeg(2), delay=0.3),
+    }
     with LoopbackServer(routes) as srv:
-        items = [CollectItem(srv.url("/a.jpg"), "sdip", bbox=[4, 60, 8, 70], meta={"licence": "CC0"}),
-                 CollectItem(srv.url("/b.jpg"), "urls"), CollectItem(srv.url("/c.jpg"), "urls"),
-                 CollectItem(srv.url("/c.jpg"), "urls"), CollectItem(srv.url("/d.txt"), "urls"),
-                 CollectItem(srv.url("/gone.jpg"), "urls"), CollectItem(srv.url("/e.jpg"), "urls")]
+        items = [
+            CollectItem(srv.url("/a.jpg"), "sdip", bbox=[4, 60, 8, 70], meta={"licence": "CC0"}),
+            CollectItem(srv.url("/b.jpg"), "urls"),
+            CollectItem(srv.url("/c.jpg"), "urls"),
+            CollectItem(srv.url("/c.jpg"), "urls"),
+            CollectItem(srv.url("/d.txt"), "urls"),
+            CollectItem(srv.url("/gone.jpg"), "urls"),
+            CollectItem(srv.url("/e.jpg"), "urls"),
+        ]
         res = collect_items(items, tmp_path, TransportConfig(**TRANSPORT), POLICY)
         assert srv.hits["/c.jpg"] == 1  # the URL listed twice is fetched once
     records = read_manifest(tmp_path / "manifest.jsonl")
-    assert [r.status for r in records] == ["ok", "duplicate", "ok", "duplicate_url", "not_image", "http_404", "duplicate"]
+    assert [r.status for r in records] == [
+        "ok",
+        "duplicate",
+        "ok",
+        "duplicate_url",
+        "not_image",
+        "http_404",
+        "duplicate",
+    ]
     assert sum(res.counts.values()) == len(items) == len(records)
     a, b = records[0], records[1]
     assert a.id == b.id == hashlib.sha256(same).hexdigest()
@@ -56,8 +84,13 @@ def test_manifest_has_one_record_per_input_item(tmp_path):
     assert b.extra["duplicate_of"] == items[0].url and b.source == items[1].url
     assert records[5].id.startswith("url:") and "404" in records[5].extra["reason_detail"]
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["items"] == 7 and summary["status_counts"] == {"ok": 2, "duplicate": 2, "duplicate_url": 1,
-                                                                  "not_image": 1, "http_404": 1}
+    assert summary["items"] == 7 and summary["status_counts"] == {
+        "ok": 2,
+        "duplicate": 2,
+        "duplicate_url": 1,
+        "not_image": 1,
+        "http_404": 1,
+    }
     assert records[6].extra["duplicate_of"] == items[2].url
     assert len([p for p in (tmp_path / "images").rglob("*") if p.is_file()]) == 2
 
@@ -69,12 +102,12 @@ def test_resume_skips_finished_items_and_refetches_lost_files(tmp_path):
         cfg = TransportConfig(**TRANSPORT)
         collect_items(items[:4], tmp_path, cfg, POLICY)
         first = read_manifest(tmp_path / "manifest.jsonl")
-        (tmp_path / first[1].orig_path).unlink()            # a lost file is fetched again
-        torn = tmp_path / first[2].orig_path                  # so is a torn one (an OS crash before writeback)
+        (tmp_path / first[1].orig_path).unlink()  # a lost file is fetched again
+        torn = tmp_path / first[2].orig_path  # so is a torn one (an OS crash before writeback)
         torn.write_bytes(torn.read_bytes()[:100])
         partial = tmp_path / "images" / "ab" / ".x.jpg.123.tmp"
         partial.parent.mkdir(parents=True, exist_ok=True)
-        partial.write_bytes(b"\xff\xd8\xff half")             # a partial write is removed, never used
+        partial.write_bytes(b"\xff\xd8\xff half")  # a partial write is removed, never used
         res = collect_items(items, tmp_path, cfg, POLICY)
         assert [srv.hits[f"/{i}.jpg"] for i in range(6)] == [1, 2, 2, 1, 1, 1]
     assert res.fetched == 4 and not partial.exists() and torn.read_bytes() == jpeg(2)
@@ -85,8 +118,11 @@ def test_resume_skips_finished_items_and_refetches_lost_files(tmp_path):
 def test_retry_on_resume_refetches_only_the_named_failures(tmp_path):
     routes = {"/a.jpg": Route(jpeg(1)), "/b.jpg": Route(jpeg(2), fail_times=1, fail_status=500)}
     with LoopbackServer(routes) as srv:
-        items = [CollectItem(srv.url("/a.jpg"), "urls"), CollectItem(srv.url("/b.jpg"), "urls"),
-                 CollectItem(srv.url("/c.jpg"), "urls")]
+        items = [
+            CollectItem(srv.url("/a.jpg"), "urls"),
+            CollectItem(srv.url("/b.jpg"), "urls"),
+            CollectItem(srv.url("/c.jpg"), "urls"),
+        ]
         res = collect_items(items, tmp_path, TransportConfig(**TRANSPORT), POLICY)
         assert dict(res.counts) == {"ok": 1, "http_5xx": 1, "http_404": 1}
         cfg = TransportConfig(**{**TRANSPORT, "retry_on_resume": ("http_5xx",)})
@@ -147,8 +183,14 @@ def test_stage_through_the_pipeline(make_cfg, tmp_path):
     with LoopbackServer(routes) as srv:
         urls = tmp_path / "urls.txt"
         urls.write_text("# mate photos\n" + "\n".join(srv.url(p) for p in routes) + "\nftp://x/y.jpg\n")
-        overrides = ["collect=urls", f"collect.path={urls}", "pipeline.stages=[collect]",
-                     "collect.transport.retries=0", "collect.transport.progress=false", "collect.content.min_size=16"]
+        overrides = [
+            "collect=urls",
+            f"collect.path={urls}",
+            "pipeline.stages=[collect]",
+            "collect.transport.retries=0",
+            "collect.transport.progress=false",
+            "collect.content.min_size=16",
+        ]
         cfg = make_cfg(overrides)
         out = run_pipeline(cfg)["collect"]
         assert out["num_images"] == 2 and out["num_items"] == 4
@@ -191,8 +233,18 @@ def test_listing_failure_fails_or_keeps_what_was_listed(tmp_path):
     from sdstylegan.collect.sources.reddit import RedditSource
     from sdstylegan.collect.stage import list_items
 
-    page1 = {"kind": "Listing", "data": {"after": "t3_b", "children": [
-        {"kind": "t3", "data": {"name": "t3_a", "url": "https://i.redd.it/a.jpg", "post_hint": "image"}}]}}
+    page1 = {
+        "kind": "Listing",
+        "data": {
+            "after": "t3_b",
+            "children": [
+                {
+                    "kind": "t3",
+                    "data": {"name": "t3_a", "url": "https://i.redd.it/a.jpg", "post_hint": "image"},
+                }
+            ],
+        },
+    }
 
     def answer(path, q):
         if "after" in q:
@@ -205,8 +257,13 @@ def test_listing_failure_fails_or_keeps_what_was_listed(tmp_path):
             list_items([RedditSource(["mate"], api_base=srv.base)], cfg, tmp_path / "a", api_interval=0)
         assert not (tmp_path / "a" / "items.jsonl").exists()
         (tmp_path / "b").mkdir()
-        items = list_items([RedditSource(["mate"], api_base=srv.base)], cfg, tmp_path / "b", api_interval=0,
-                           on_source_error="skip")
+        items = list_items(
+            [RedditSource(["mate"], api_base=srv.base)],
+            cfg,
+            tmp_path / "b",
+            api_interval=0,
+            on_source_error="skip",
+        )
     assert [i.url for i in items] == ["https://i.redd.it/a.jpg"]
     listing = json.loads((tmp_path / "b" / "listing.json").read_text())
     assert listing["sources"][0]["items"] == 1 and "HTTP 503" in listing["sources"][0]["error"]
@@ -249,8 +306,11 @@ def test_duplicate_of_names_the_kept_copy_after_a_resume_displaces_the_owner(tmp
     same = jpeg(11)
     # run 1: /a.jpg fails, /b.jpg is kept and /c.jpg recorded as its duplicate; run 2 fetches /a.jpg again,
     # which now answers the same bytes and, first in input order, takes over: /c.jpg must follow it.
-    routes = {"/a.jpg": Route(same, fail_times=1, fail_status=500), "/b.jpg": Route(same, delay=0.2),
-              "/c.jpg": Route(same, delay=0.4)}
+    routes = {
+        "/a.jpg": Route(same, fail_times=1, fail_status=500),
+        "/b.jpg": Route(same, delay=0.2),
+        "/c.jpg": Route(same, delay=0.4),
+    }
     with LoopbackServer(routes) as srv:
         items = [CollectItem(srv.url(p), "urls") for p in routes]
         first = collect_items(items, tmp_path, TransportConfig(**TRANSPORT), POLICY)

@@ -17,7 +17,14 @@ def encode(fmt: str, size=(20, 10)) -> bytes:
 
 
 def test_sniff_extension_from_magic_bytes():
-    for fmt, ext in [("JPEG", "jpg"), ("PNG", "png"), ("WEBP", "webp"), ("GIF", "gif"), ("BMP", "bmp"), ("TIFF", "tif")]:
+    for fmt, ext in [
+        ("JPEG", "jpg"),
+        ("PNG", "png"),
+        ("WEBP", "webp"),
+        ("GIF", "gif"),
+        ("BMP", "bmp"),
+        ("TIFF", "tif"),
+    ]:
         assert sniff_extension(encode(fmt)) == ext
     assert sniff_extension(b"<html>") == "img"
 

@@ -32,10 +32,10 @@ from sdstylegan.data.images import DEFAULT_MAX_PIXELS, ImageProblem, load_image_
 class ContentPolicy:
     """What is kept (config `collect.content`; part of the stage fingerprint)."""
 
-    max_bytes: int = 25_000_000                # larger bodies → too_large, without reading them whole
-    min_size: int = 64                         # shorter side below this → too_small
-    max_pixels: int = DEFAULT_MAX_PIXELS       # decompression-bomb limit → too_large
-    resize_longer_side: int | None = None      # shrink on the way in (Lanczos); None keeps the bytes as sent
+    max_bytes: int = 25_000_000  # larger bodies → too_large, without reading them whole
+    min_size: int = 64  # shorter side below this → too_small
+    max_pixels: int = DEFAULT_MAX_PIXELS  # decompression-bomb limit → too_large
+    resize_longer_side: int | None = None  # shrink on the way in (Lanczos); None keeps the bytes as sent
 
     @classmethod
     def from_config(cls, node: Any) -> ContentPolicy:
@@ -43,7 +43,9 @@ class ContentPolicy:
         if int(p.max_bytes) < 1 or int(p.min_size) < 1 or int(p.max_pixels) < 1:
             raise ValueError("collect.content.max_bytes, min_size and max_pixels must be ≥ 1")
         if p.resize_longer_side is not None and int(p.resize_longer_side) < int(p.min_size):
-            raise ValueError(f"collect.content.resize_longer_side={p.resize_longer_side} is below min_size={p.min_size}")
+            raise ValueError(
+                f"collect.content.resize_longer_side={p.resize_longer_side} is below min_size={p.min_size}"
+            )
         return p
 
 
@@ -76,7 +78,9 @@ def read_local(local: dict[str, Any], max_bytes: int) -> bytes | Outcome:
         return Outcome(LOCAL_READ_ERROR, f"{type(e).__name__}: {e}")
 
 
-def process_item(item: CollectItem, sessions: ThreadSessions, policy: ContentPolicy, store: ContentStore) -> Outcome:
+def process_item(
+    item: CollectItem, sessions: ThreadSessions, policy: ContentPolicy, store: ContentStore
+) -> Outcome:
     """Fetch (or read) one item, validate it as an image, store it by content hash."""
     if item.local is not None:
         got = read_local(item.local, int(policy.max_bytes))
@@ -109,7 +113,9 @@ def process_item(item: CollectItem, sessions: ThreadSessions, policy: ContentPol
         rel = str(Path(item.local["path"]).resolve())
     else:
         rel = store.put(res.sha256, ext, data)
-    return Outcome("ok", "", sha256=res.sha256, orig_path=rel, orig_size=size, source_size=source_size, info=info)
+    return Outcome(
+        "ok", "", sha256=res.sha256, orig_path=rel, orig_size=size, source_size=source_size, info=info
+    )
 
 
 @dataclass
@@ -162,7 +168,9 @@ def download(
                 if not running[0] and not delayed and not active:
                     break
                 # Next moment something may start: a backoff ending or a paused host resuming.
-                wake = [d[0] for d in delayed[:1]] + [h.not_before for h in active.values() if h.not_before > now]
+                wake = [d[0] for d in delayed[:1]] + [
+                    h.not_before for h in active.values() if h.not_before > now
+                ]
                 timeout = max(0.0, min(wake) - now) if wake else None
                 if not running[0]:
                     sleep(min(timeout if timeout is not None else 0.05, 1.0))
@@ -181,7 +189,8 @@ def download(
                     hosts[t.host].in_flight -= 1
                     try:
                         out = fut.result()
-                    except Exception as e:  # a bug or an exotic decoder error: this URL fails, the run goes on
+                    except Exception as e:
+                        # a bug or an exotic decoder error: this URL fails, the run goes on
                         out = Outcome(INTERNAL_ERROR, f"{type(e).__name__}: {e}")
                     _handle(t, out, hosts, active, delayed, seq, cfg, on_result)
         except BaseException:
@@ -189,8 +198,14 @@ def download(
             raise
 
 
-def _submit_ready(active: dict[str, _Host], running: int, workers: int, cfg: TransportConfig, now: float,
-                  start: Callable[[Task], None]) -> None:
+def _submit_ready(
+    active: dict[str, _Host],
+    running: int,
+    workers: int,
+    cfg: TransportConfig,
+    now: float,
+    start: Callable[[Task], None],
+) -> None:
     """Start tasks round-robin over hosts while global and per-host slots are free."""
     progress = True
     while progress and running < workers:
@@ -211,14 +226,24 @@ def _submit_ready(active: dict[str, _Host], running: int, workers: int, cfg: Tra
                 progress = True
 
 
-def _handle(t: Task, out: Outcome, hosts: dict[str, _Host], active: dict[str, _Host], delayed: list, seq: Any,
-            cfg: TransportConfig, on_result: Callable[[Task, Outcome], None]) -> None:
+def _handle(
+    t: Task,
+    out: Outcome,
+    hosts: dict[str, _Host],
+    active: dict[str, _Host],
+    delayed: list,
+    seq: Any,
+    cfg: TransportConfig,
+    on_result: Callable[[Task, Outcome], None],
+) -> None:
     """Final outcome → callback; retryable failure with attempts left → back in the queue later."""
     out.info["attempts"] = t.attempt
     if out.retryable and t.attempt <= int(cfg.retries):
         if out.retry_after is not None:
             if out.retry_after > float(cfg.max_retry_after):
-                out.detail += f"; Retry-After {out.retry_after:.0f} s > max_retry_after {cfg.max_retry_after} s"
+                out.detail += (
+                    f"; Retry-After {out.retry_after:.0f} s > max_retry_after {cfg.max_retry_after} s"
+                )
                 on_result(t, out)
                 return
             # The server asked the host to slow down: pause every URL of this host.

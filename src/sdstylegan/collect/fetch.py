@@ -76,28 +76,37 @@ def fetch_bytes(
     with Deadline(float(cfg.total_timeout)) as deadline:
         try:
             return _get(session, url, cfg, max_bytes, deadline)
-        except Exception as e:  # the deadline shut the socket down: whatever the client raised, it is a timeout
+        except Exception as e:
+            # the deadline shut the socket down: whatever the client raised then is a timeout
             if deadline.expired:
                 return _late(cfg)
             return _outcome_of(e, cfg)
 
 
 def _late(cfg: TransportConfig, info: dict[str, Any] | None = None) -> Outcome:
-    return Outcome(TIMEOUT, f"download not finished within total_timeout {cfg.total_timeout} s", info=info or {})
+    return Outcome(
+        TIMEOUT, f"download not finished within total_timeout {cfg.total_timeout} s", info=info or {}
+    )
 
 
-def _get(session: requests.Session, url: str, cfg: TransportConfig, max_bytes: int,
-         deadline: Deadline) -> Fetched | Outcome:
+def _get(
+    session: requests.Session, url: str, cfg: TransportConfig, max_bytes: int, deadline: Deadline
+) -> Fetched | Outcome:
     # The read timeout never exceeds the total: a single silent read cannot outlast the deadline either.
     read_timeout = min(float(cfg.read_timeout), float(cfg.total_timeout))
-    with session.get(url.strip(), stream=True, allow_redirects=True,
-                     timeout=(float(cfg.connect_timeout), read_timeout)) as r:
+    with session.get(
+        url.strip(), stream=True, allow_redirects=True, timeout=(float(cfg.connect_timeout), read_timeout)
+    ) as r:
         deadline.add(getattr(getattr(r.raw, "connection", None), "sock", None))  # a pool of another kind
         info = {"http_status": r.status_code, "final_url": r.url, "redirects": len(r.history)}
         if r.status_code != 200:
             reason = http_status_reason(r.status_code)
-            retry_after = parse_retry_after(r.headers.get("Retry-After")) if r.status_code in (429, 503) else None
-            return Outcome(reason, f"HTTP {r.status_code} {r.reason or ''}".strip(), retry_after=retry_after, info=info)
+            retry_after = (
+                parse_retry_after(r.headers.get("Retry-After")) if r.status_code in (429, 503) else None
+            )
+            return Outcome(
+                reason, f"HTTP {r.status_code} {r.reason or ''}".strip(), retry_after=retry_after, info=info
+            )
         length = r.headers.get("Content-Length")
         if length is not None and length.isdigit() and int(length) > max_bytes:
             return Outcome(TOO_LARGE, f"Content-Length {length} > max_bytes {max_bytes}", info=info)
@@ -131,7 +140,9 @@ def _outcome_of(e: Exception, cfg: TransportConfig) -> Outcome:
         return Outcome(TRUNCATED, f"content-encoding broken ({e})")
     if isinstance(e, requests.ConnectionError):
         if e.args and isinstance(e.args[0], ReadTimeoutError):  # requests wraps body read timeouts this way
-            return Outcome(TIMEOUT, f"no bytes within read_timeout {cfg.read_timeout} s while reading the body")
+            return Outcome(
+                TIMEOUT, f"no bytes within read_timeout {cfg.read_timeout} s while reading the body"
+            )
         return Outcome(CONNECTION_ERROR, f"{type(e).__name__}: {e}")
     if isinstance(e, requests.RequestException):
         return Outcome(REQUEST_ERROR, f"{type(e).__name__}: {e}")

@@ -23,11 +23,11 @@ class Route:
     status: int = 200
     content_type: str = "image/jpeg"
     headers: dict[str, str] = field(default_factory=dict)
-    redirect_to: str | None = None       # answer 302 with this Location
-    delay: float = 0.0                   # seconds before the status line
-    drip: float = 0.0                    # seconds between 1 KiB chunks of the body
-    truncate_to: int | None = None       # send only this many bytes, then close (Content-Length stays full)
-    fail_times: int = 0                  # the first N requests answer `fail_status` + `fail_headers` instead
+    redirect_to: str | None = None  # answer 302 with this Location
+    delay: float = 0.0  # seconds before the status line
+    drip: float = 0.0  # seconds between 1 KiB chunks of the body
+    truncate_to: int | None = None  # send only this many bytes, then close (Content-Length stays full)
+    fail_times: int = 0  # the first N requests answer `fail_status` + `fail_headers` instead
     fail_status: int = 503
     fail_headers: dict[str, str] = field(default_factory=dict)
 
@@ -49,9 +49,9 @@ class LoopbackServer:
         self.routes: dict[str, Route] = dict(routes or {})
         self.fallback = fallback
         self.hits: Counter = Counter()
-        self.log: list[tuple[float, str]] = []   # (monotonic time, path) of every request
-        self.active = 0                          # requests being answered now
-        self.peak_active = 0                     # the most answered at once
+        self.log: list[tuple[float, str]] = []  # (monotonic time, path) of every request
+        self.active = 0  # requests being answered now
+        self.peak_active = 0  # the most answered at once
         self.lock = threading.Lock()
         server = self
 
@@ -86,7 +86,9 @@ class LoopbackServer:
         self.httpd = _QuietServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.httpd.request_queue_size = 128
-        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @staticmethod
     def _answer(h: BaseHTTPRequestHandler, route: Route, n: int) -> None:
@@ -118,7 +120,7 @@ class LoopbackServer:
         try:
             if route.drip:
                 for i in range(0, len(body), 1024):
-                    h.wfile.write(body[i:i + 1024])
+                    h.wfile.write(body[i : i + 1024])
                     h.wfile.flush()
                     time.sleep(route.drip)
             else:

@@ -13,23 +13,41 @@ from sdstylegan.data.images import EMPTY, NOT_IMAGE, TOO_LARGE, TOO_SMALL, TRUNC
 from sdstylegan.data.manifest import DUPLICATE, OK
 
 DUPLICATE_URL = "duplicate_url"  # the same URL listed twice in the input
-BAD_SCHEME = "bad_scheme"        # not http/https (also a redirect to another scheme)
-BAD_URL = "bad_url"              # unparsable, no host
-TIMEOUT = "timeout"              # connect/read timeout or the whole download past its deadline
+BAD_SCHEME = "bad_scheme"  # not http/https (also a redirect to another scheme)
+BAD_URL = "bad_url"  # unparsable, no host
+TIMEOUT = "timeout"  # connect/read timeout or the whole download past its deadline
 CONNECTION_ERROR = "connection_error"
 REDIRECT_LOOP = "redirect_loop"  # more redirects than transport.max_redirects
-HTTP_5XX = "http_5xx"            # server errors, after retries
+HTTP_5XX = "http_5xx"  # server errors, after retries
 REQUEST_ERROR = "request_error"  # anything else the HTTP client reports
 LOCAL_READ_ERROR = "local_read_error"  # img2dataset files that cannot be read
-INTERNAL_ERROR = "internal_error"      # an unexpected exception while handling one URL (detail has it)
+INTERNAL_ERROR = "internal_error"  # an unexpected exception while handling one URL (detail has it)
 
 # Failures worth another try (with backoff) inside one run.
 RETRYABLE = frozenset({TIMEOUT, CONNECTION_ERROR, HTTP_5XX, "http_429", "http_408", TRUNCATED})
 
 __all__ = [
-    "OK", "DUPLICATE", "DUPLICATE_URL", "BAD_SCHEME", "BAD_URL", "TIMEOUT", "CONNECTION_ERROR",
-    "REDIRECT_LOOP", "HTTP_5XX", "REQUEST_ERROR", "LOCAL_READ_ERROR", "INTERNAL_ERROR", "RETRYABLE", "EMPTY",
-    "NOT_IMAGE", "TOO_LARGE", "TOO_SMALL", "TRUNCATED", "UNREADABLE", "Outcome", "http_status_reason",
+    "OK",
+    "DUPLICATE",
+    "DUPLICATE_URL",
+    "BAD_SCHEME",
+    "BAD_URL",
+    "TIMEOUT",
+    "CONNECTION_ERROR",
+    "REDIRECT_LOOP",
+    "HTTP_5XX",
+    "REQUEST_ERROR",
+    "LOCAL_READ_ERROR",
+    "INTERNAL_ERROR",
+    "RETRYABLE",
+    "EMPTY",
+    "NOT_IMAGE",
+    "TOO_LARGE",
+    "TOO_SMALL",
+    "TRUNCATED",
+    "UNREADABLE",
+    "Outcome",
+    "http_status_reason",
 ]
 
 
@@ -45,10 +63,10 @@ class Outcome:
     status: str
     detail: str = ""
     sha256: str | None = None
-    orig_path: str | None = None          # relative to the manifest's folder; absolute for img2dataset files
-    orig_size: list[int] | None = None    # [w, h] of the stored file, after EXIF orientation
+    orig_path: str | None = None  # relative to the manifest's folder; absolute for img2dataset files
+    orig_size: list[int] | None = None  # [w, h] of the stored file, after EXIF orientation
     source_size: list[int] | None = None  # [w, h] before an optional resize on the way in
-    retry_after: float | None = None      # seconds asked for by the server (Retry-After)
+    retry_after: float | None = None  # seconds asked for by the server (Retry-After)
     info: dict[str, Any] = field(default_factory=dict)  # http status, final URL, bytes, attempts
     final: bool = False  # the answer of the file itself (a complete body that does not decode): never retried
 

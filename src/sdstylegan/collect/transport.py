@@ -30,7 +30,9 @@ def known_keys(cls: type, node: Any, where: str) -> dict[str, Any]:
     d = dict(node or {})
     unknown = set(d) - set(cls.__dataclass_fields__)
     if unknown:
-        raise ValueError(f"{where}: unknown key(s) {sorted(unknown)}; known: {sorted(cls.__dataclass_fields__)}")
+        raise ValueError(
+            f"{where}: unknown key(s) {sorted(unknown)}; known: {sorted(cls.__dataclass_fields__)}"
+        )
     return d
 
 
@@ -38,18 +40,18 @@ def known_keys(cls: type, node: Any, where: str) -> dict[str, Any]:
 class TransportConfig:
     """How URLs are fetched (config `collect.transport`)."""
 
-    workers: int = 32              # downloads in flight, all hosts together
-    per_host: int = 4              # downloads in flight per host (politeness)
-    host_interval: float = 0.0     # minimum seconds between two request starts on one host
+    workers: int = 32  # downloads in flight, all hosts together
+    per_host: int = 4  # downloads in flight per host (politeness)
+    host_interval: float = 0.0  # minimum seconds between two request starts on one host
     connect_timeout: float = 10.0  # seconds to connect
-    read_timeout: float = 20.0     # seconds of silence while reading
-    total_timeout: float = 60.0    # seconds for a whole download (slow-drip bodies)
-    retries: int = 3               # extra attempts for timeouts, connection errors, 408, 429, 5xx
-    backoff: float = 1.0           # first retry delay (s), doubled each attempt when no Retry-After
-    max_retry_after: float = 300.0 # a longer Retry-After ends the URL as http_429 instead of waiting
-    max_redirects: int = 5         # more → redirect_loop
+    read_timeout: float = 20.0  # seconds of silence while reading
+    total_timeout: float = 60.0  # seconds for a whole download (slow-drip bodies)
+    retries: int = 3  # extra attempts for timeouts, connection errors, 408, 429, 5xx
+    backoff: float = 1.0  # first retry delay (s), doubled each attempt when no Retry-After
+    max_retry_after: float = 300.0  # a longer Retry-After ends the URL as http_429 instead of waiting
+    max_redirects: int = 5  # more → redirect_loop
     user_agent: str = DEFAULT_USER_AGENT
-    progress: bool = True          # progress line on stderr (a log line every 10 s when not a terminal)
+    progress: bool = True  # progress line on stderr (a log line every 10 s when not a terminal)
     retry_on_resume: tuple[str, ...] = ()  # statuses fetched again when a killed run resumes
 
     @classmethod
