@@ -137,6 +137,37 @@ def generate(G: torch.nn.Module, seeds: list[int], psi: float = 1.0, truncation:
     return torch.cat(out)
 
 
+def render_latents(G: torch.nn.Module, path: Path, args: argparse.Namespace) -> int:
+    """`--latents`: one PNG per stored latent ([N, num_ws, w_dim]); ψ truncates towards w_avg (`mean`)."""
+    if args.truncation == "multimodal":
+        raise ValueError("--latents renders with --truncation mean or none")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such latents file")
+    saved = np.load(path, allow_pickle=False)
+    if "w" not in saved:
+        raise ValueError(f"{path}: no 'w' array (not a projected_w.npz)")
+    ws = torch.from_numpy(saved["w"]).float().to(args.device)
+    ws = ws.unsqueeze(1).expand(-1, G.num_ws, -1) if ws.ndim == 2 else ws
+    if ws.ndim != 3 or ws.shape[1:] != (G.num_ws, G.w_dim):
+        raise ValueError(f"{path}: latents of shape {tuple(ws.shape)} do not fit this generator "
+                         f"(num_ws={G.num_ws}, w_dim={G.w_dim})")
+    names = [str(n) for n in saved["names"]] if "names" in saved else [f"latent{i:04d}" for i in range(len(ws))]
+    if args.truncation == "mean" and args.psi != 1:
+        ws = G.mapping.w_avg.to(ws) + args.psi * (ws - G.mapping.w_avg.to(ws))
+    outdir = Path(args.outdir) if args.outdir else path.parent / f"rendered_{args.truncation}_psi{args.psi:g}"
+    targets = [outdir / f"{n}.png" for n in names]
+    existing = [t for t in targets if t.exists()]
+    if existing and not args.force:
+        raise FileExistsError(f"{len(existing)} image(s) already in {outdir}; --force overwrites them")
+    images = render(G, ws, args.batch).cpu()
+    for img, target in zip(images, targets):
+        save_png(image_grid(img[None], cols=1), target)
+    if args.grid:
+        save_png(image_grid(images), outdir / "grid.png")
+    print(f"{len(names)} latents from {path} rendered in {outdir}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m sdstylegan.generate", description=__doc__.split("\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n", 1)[1])
@@ -153,11 +184,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--force", action="store_true", help="overwrite existing images")
+    p.add_argument("--latents", help="render stored latents (projected_w.npz of sdstylegan.project) instead of seeds")
     args = p.parse_args(argv)
     try:
         seeds = parse_seeds(args.seeds)
         src = find_checkpoint(args.source)
         G = load_generator(src.checkpoint, which=args.which, map_location=args.device)
+        if args.latents:
+            return render_latents(G, Path(args.latents), args)
         centres, lpips = None, None
         if args.truncation == "multimodal":
             if args.centres is None and src.run_dir is None:

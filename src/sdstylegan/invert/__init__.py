@@ -1,0 +1,1 @@
+"""Image inversion: optimisation projector (W / W+, batched), the SDIP encoder, encoder + refinement."""
