@@ -45,6 +45,7 @@ def main() -> None:
     p.add_argument("--refine-steps", type=int, default=60)
     p.add_argument("--batch-images", type=int, default=16)
     p.add_argument("--timing-steps", type=int, default=20)
+    p.add_argument("--timing-only", action="store_true", help="only the batched vs one-at-a-time part")
     args = p.parse_args()
     torch.set_grad_enabled(True)
     run = Path(args.run)
@@ -55,6 +56,8 @@ def main() -> None:
     x = held_out(args.images, G.img_resolution)
     print(f"machine: {platform.node()} {platform.processor() or platform.machine()}, torch {torch.__version__}, "
           f"threads {torch.get_num_threads()}; G {G.img_resolution}², {args.images} held-out images")
+    if args.timing_only:
+        return timing(G, x[: args.batch_images], lpips, args.timing_steps)
     w_avg, _ = w_statistics(G, 2000)
     with torch.no_grad():
         start = G.synthesis(w_avg.expand(len(x), G.num_ws, -1), noise_mode="const").clamp(-1, 1)
@@ -67,9 +70,12 @@ def main() -> None:
         res = invert(G, x, method, space, distance=lpips, E=E, steps=args.steps, refine_steps=args.refine_steps)
         print(f"| {method} | {space} | {steps} | {res.lpips.mean():.4f} | {res.mse.mean():.4f} | "
               f"{res.seconds_per_image:.3f} |", flush=True)
-    # Batched vs one at a time: same images, same steps, interleaved twice.
-    xb = x[: args.batch_images]
-    cfg = ProjectorConfig(num_steps=args.timing_steps, w_avg_samples=2000)
+    timing(G, x[: args.batch_images], lpips, args.timing_steps)
+
+
+def timing(G: torch.nn.Module, xb: torch.Tensor, lpips: torch.nn.Module, steps: int) -> None:
+    """Batched vs one at a time: same images, same steps, interleaved twice."""
+    cfg = ProjectorConfig(num_steps=steps, w_avg_samples=2000)
     batched, single = [], []
     for _ in range(2):
         t0 = time.perf_counter()
@@ -79,7 +85,7 @@ def main() -> None:
         for i in range(len(xb)):
             project(G, xb[i : i + 1], lpips, cfg=cfg)
         single.append((time.perf_counter() - t0) / len(xb))
-    print(f"\nprojector, {len(xb)} images × {args.timing_steps} steps: batched {min(batched):.3f} s/image, "
+    print(f"\nprojector, {len(xb)} images × {steps} steps: batched {min(batched):.3f} s/image, "
           f"one at a time {min(single):.3f} s/image, ratio {min(single) / min(batched):.1f}× (min of 2 runs each)")
 
 
