@@ -142,7 +142,6 @@ def main() -> None:
     p.add_argument("--out", default="/tmp/reliability_ingest")
     p.add_argument("--json", help="also write the figures here")
     args = p.parse_args()
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
     from sdstylegan.data.manifest import read_manifest
 
     out = Path(args.out)

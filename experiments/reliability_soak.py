@@ -177,7 +177,6 @@ def main() -> None:
     p.add_argument("--out", default="/tmp/reliability_soak")
     p.add_argument("--json", help="also write the figures here")
     args = p.parse_args()
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
     from sdstylegan.collect.items import CollectItem, write_items
     from sdstylegan.data.manifest import read_manifest
 
