@@ -32,7 +32,9 @@ def held_out(n: int, resolution: int, seed: int = 9999) -> torch.Tensor:
     """Demo gourds (no outliers) of a seed the run never trained on, as [-1, 1] tensors."""
     out = []
     for i in range(n):
-        img = square_resize(render_demo_image(seed, i, resolution=128, outlier_fraction=0.0).image, resolution)
+        img = square_resize(
+            render_demo_image(seed, i, resolution=128, outlier_fraction=0.0).image, resolution
+        )
         out.append(torch.from_numpy(np.asarray(img, dtype=np.float32)).permute(2, 0, 1) / 127.5 - 1)
     return torch.stack(out)
 
@@ -54,8 +56,10 @@ def main() -> None:
     lpips = build_lpips(find_checkpoint(run).run_dir).eval().requires_grad_(False)
     suffix = "_standin" if lpips.is_standin else ""
     x = held_out(args.images, G.img_resolution)
-    print(f"machine: {platform.node()} {platform.processor() or platform.machine()}, torch {torch.__version__}, "
-          f"threads {torch.get_num_threads()}; G {G.img_resolution}², {args.images} held-out images")
+    print(
+        f"machine: {platform.node()} {platform.processor() or platform.machine()}, torch {torch.__version__}, "
+        f"threads {torch.get_num_threads()}; G {G.img_resolution}², {args.images} held-out images"
+    )
     if args.timing_only:
         return timing(G, x[: args.batch_images], lpips, args.timing_steps)
     w_avg, _ = w_statistics(G, 2000)
@@ -64,12 +68,21 @@ def main() -> None:
         floor = lpips(to_compare(start, 256), to_compare(x, 256))
     print(f"\n| method | space | steps | lpips{suffix} | mse | s/image |\n|---|---|---|---|---|---|")
     print(f"| w_avg start | – | 0 | {floor.mean():.4f} | {(start - x).square().mean():.4f} | – |")
-    for method, space, steps in [("encoder", "w", 0), ("projector", "w", args.steps), ("projector", "wplus", args.steps),
-                                 ("encoder+projector", "w", args.refine_steps),
-                                 ("encoder+projector", "wplus", args.refine_steps)]:
-        res = invert(G, x, method, space, distance=lpips, E=E, steps=args.steps, refine_steps=args.refine_steps)
-        print(f"| {method} | {space} | {steps} | {res.lpips.mean():.4f} | {res.mse.mean():.4f} | "
-              f"{res.seconds_per_image:.3f} |", flush=True)
+    for method, space, steps in [
+        ("encoder", "w", 0),
+        ("projector", "w", args.steps),
+        ("projector", "wplus", args.steps),
+        ("encoder+projector", "w", args.refine_steps),
+        ("encoder+projector", "wplus", args.refine_steps),
+    ]:
+        res = invert(
+            G, x, method, space, distance=lpips, E=E, steps=args.steps, refine_steps=args.refine_steps
+        )
+        print(
+            f"| {method} | {space} | {steps} | {res.lpips.mean():.4f} | {res.mse.mean():.4f} | "
+            f"{res.seconds_per_image:.3f} |",
+            flush=True,
+        )
     timing(G, x[: args.batch_images], lpips, args.timing_steps)
 
 
@@ -85,8 +98,10 @@ def timing(G: torch.nn.Module, xb: torch.Tensor, lpips: torch.nn.Module, steps: 
         for i in range(len(xb)):
             project(G, xb[i : i + 1], lpips, cfg=cfg)
         single.append((time.perf_counter() - t0) / len(xb))
-    print(f"\nprojector, {len(xb)} images × {steps} steps: batched {min(batched):.3f} s/image, "
-          f"one at a time {min(single):.3f} s/image, ratio {min(single) / min(batched):.1f}× (min of 2 runs each)")
+    print(
+        f"\nprojector, {len(xb)} images × {steps} steps: batched {min(batched):.3f} s/image, "
+        f"one at a time {min(single):.3f} s/image, ratio {min(single) / min(batched):.1f}× (min of 2 runs each)"
+    )
 
 
 if __name__ == "__main__":

@@ -11,10 +11,26 @@ import os
 from pathlib import Path
 from typing import Any
 
-GEN = {"_target_": "sdstylegan.models.generator.Generator", "z_dim": 8, "w_dim": 8, "img_resolution": 8,
-       "channel_base": 64, "channel_max": 8, "mapping_layers": 1}
-PAYLOADS = ["open_truncate", "open_create", "os_system", "subprocess_popen", "shutil_rmtree",
-            "project_non_constructor", "nested_target", "hydra_args", "hydra_partial"]
+GEN = {
+    "_target_": "sdstylegan.models.generator.Generator",
+    "z_dim": 8,
+    "w_dim": 8,
+    "img_resolution": 8,
+    "channel_base": 64,
+    "channel_max": 8,
+    "mapping_layers": 1,
+}
+PAYLOADS = [
+    "open_truncate",
+    "open_create",
+    "os_system",
+    "subprocess_popen",
+    "shutil_rmtree",
+    "project_non_constructor",
+    "nested_target",
+    "hydra_args",
+    "hydra_partial",
+]
 
 
 def victims(root: Path) -> tuple[Path, Path]:
@@ -37,7 +53,10 @@ def payloads(root: Path) -> dict[str, dict[str, Any]]:
         "os_system": {"_target_": "os.system", "_args_": [f"touch {created}"]},
         "subprocess_popen": {"_target_": "subprocess.Popen", "_args_": [["touch", created]]},
         "shutil_rmtree": {"_target_": "shutil.rmtree", "_args_": [str(folder)]},
-        "project_non_constructor": {"_target_": "sdstylegan.utils.io.atomic_open", "_args_": [str(keep), "w"]},
+        "project_non_constructor": {
+            "_target_": "sdstylegan.utils.io.atomic_open",
+            "_args_": [str(keep), "w"],
+        },
         # an allowed constructor smuggling a call in a nested node or in Hydra's own keys
         "nested_target": {**GEN, "resample_filter": {"_target_": "builtins.open", "_args_": [created, "w"]}},
         "hydra_args": {**GEN, "_args_": [{"_target_": "os.system", "_args_": [f"touch {created}"]}]},
@@ -55,5 +74,10 @@ def snapshot(root: Path) -> dict[str, tuple]:
             p = Path(dirpath) / name
             st = p.lstat()
             digest = hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else None
-            out[str(p.relative_to(root))] = (p.is_dir(), st.st_size if p.is_file() else 0, digest, st.st_mtime_ns)
+            out[str(p.relative_to(root))] = (
+                p.is_dir(),
+                st.st_size if p.is_file() else 0,
+                digest,
+                st.st_mtime_ns,
+            )
     return out

@@ -20,7 +20,9 @@ from sdstylegan.models.generator import Generator
 
 def tiny_g(seed: int = 0) -> Generator:
     torch.manual_seed(seed)
-    G = Generator(z_dim=8, w_dim=8, img_resolution=16, mapping_layers=2, channel_base=64, channel_max=8).eval()
+    G = Generator(
+        z_dim=8, w_dim=8, img_resolution=16, mapping_layers=2, channel_base=64, channel_max=8
+    ).eval()
     with torch.no_grad():
         for p in G.parameters():
             p.copy_(torch.randn_like(p) * 0.5)

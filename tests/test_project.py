@@ -15,12 +15,27 @@ from sdstylegan.project import main
 sys.path.insert(0, str(Path(__file__).parent))
 from conftest import compose_config  # noqa: E402
 
-TINY = ["experiment=demo", "dataset.num_images=12", "dataset.resolution=16", "dataset.image_size=16",
-        "metrics.lpips.net=vgg", "dataset.num_workers=1", "dataset.datamodule.num_workers=0",
-        "model.channel_base=256", "model.channel_max=16", "model.z_dim=16", "model.w_dim=16",
-        "training.batch_size=4", "training.total_kimg=0.004", "training.callbacks.samples.num=4",
-        "training.callbacks.metrics.every_kimg=null", "metrics=standin", "trainer.enable_progress_bar=false",
-        "print_config=false", "pipeline.stages=[demo_data,train_raw]"]
+TINY = [
+    "experiment=demo",
+    "dataset.num_images=12",
+    "dataset.resolution=16",
+    "dataset.image_size=16",
+    "metrics.lpips.net=vgg",
+    "dataset.num_workers=1",
+    "dataset.datamodule.num_workers=0",
+    "model.channel_base=256",
+    "model.channel_max=16",
+    "model.z_dim=16",
+    "model.w_dim=16",
+    "training.batch_size=4",
+    "training.total_kimg=0.004",
+    "training.callbacks.samples.num=4",
+    "training.callbacks.metrics.every_kimg=null",
+    "metrics=standin",
+    "trainer.enable_progress_bar=false",
+    "print_config=false",
+    "pipeline.stages=[demo_data,train_raw]",
+]
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +60,20 @@ def photos(folder: Path) -> list[str]:
 def test_encoder_refined_writes_latents_pictures_and_skips_bad_files(run, tmp_path, capsys):
     files = photos(tmp_path / "in")
     out = tmp_path / "out"
-    args = [str(run), *files, "--method", "encoder+projector", "--space", "wplus", "--refine-steps", "3",
-            "--lpips", "run", "--outdir", str(out)]
+    args = [
+        str(run),
+        *files,
+        "--method",
+        "encoder+projector",
+        "--space",
+        "wplus",
+        "--refine-steps",
+        "3",
+        "--lpips",
+        "run",
+        "--outdir",
+        str(out),
+    ]
     assert main(args) == 0
     captured = capsys.readouterr()
     assert "broken.jpg: not_image" in captured.err and "lpips_standin" in captured.out
@@ -58,8 +85,25 @@ def test_encoder_refined_writes_latents_pictures_and_skips_bad_files(run, tmp_pa
     assert main(args) == 2  # never overwrites without --force
     assert "exists" in capsys.readouterr().err and (out / "projected_w.npz").read_bytes() == before
     # resume the projector from the stored latents
-    assert main([str(run), *files[:2], "--space", "wplus", "--steps", "2", "--lpips", "standin",
-                 "--resume", str(out / "projected_w.npz"), "--outdir", str(tmp_path / "again")]) == 0
+    assert (
+        main(
+            [
+                str(run),
+                *files[:2],
+                "--space",
+                "wplus",
+                "--steps",
+                "2",
+                "--lpips",
+                "standin",
+                "--resume",
+                str(out / "projected_w.npz"),
+                "--outdir",
+                str(tmp_path / "again"),
+            ]
+        )
+        == 0
+    )
 
 
 def test_refusals(run, tmp_path, capsys):
@@ -67,7 +111,21 @@ def test_refusals(run, tmp_path, capsys):
     assert "none of the images" in capsys.readouterr().err
     files = photos(tmp_path / "in")
     ckpt = run / "train_raw" / "checkpoints" / "last.ckpt"
-    assert main([str(ckpt), files[0], "--method", "encoder", "--lpips", "standin", "--outdir", str(tmp_path / "e")]) == 0
+    assert (
+        main(
+            [
+                str(ckpt),
+                files[0],
+                "--method",
+                "encoder",
+                "--lpips",
+                "standin",
+                "--outdir",
+                str(tmp_path / "e"),
+            ]
+        )
+        == 0
+    )
 
 
 def test_generate_renders_stored_latents_as_the_projector_saved_them(run, tmp_path):
@@ -75,11 +133,42 @@ def test_generate_renders_stored_latents_as_the_projector_saved_them(run, tmp_pa
 
     files = photos(tmp_path / "in")
     out = tmp_path / "out"
-    assert main([str(run), *files[:2], "--method", "encoder", "--space", "w", "--lpips", "standin",
-                 "--outdir", str(out)]) == 0
-    assert generate([str(run / "train_raw" / "checkpoints" / "last.ckpt"), "--latents", str(out / "projected_w.npz"),
-                     "--which", "G_ema", "--truncation", "none", "--outdir", str(tmp_path / "r")]) == 0
+    assert (
+        main(
+            [
+                str(run),
+                *files[:2],
+                "--method",
+                "encoder",
+                "--space",
+                "w",
+                "--lpips",
+                "standin",
+                "--outdir",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert (
+        generate(
+            [
+                str(run / "train_raw" / "checkpoints" / "last.ckpt"),
+                "--latents",
+                str(out / "projected_w.npz"),
+                "--which",
+                "G_ema",
+                "--truncation",
+                "none",
+                "--outdir",
+                str(tmp_path / "r"),
+            ]
+        )
+        == 0
+    )
     for name in ("mate0", "mate1"):
-        np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "r" / f"{name}.png")),
-                                      np.asarray(Image.open(out / f"{name}.png")))
+        np.testing.assert_array_equal(
+            np.asarray(Image.open(tmp_path / "r" / f"{name}.png")),
+            np.asarray(Image.open(out / f"{name}.png")),
+        )
     assert generate([str(run), "--latents", str(out / "projected_w.npz"), "--truncation", "multimodal"]) == 2

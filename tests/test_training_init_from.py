@@ -20,8 +20,11 @@ from test_training_module import tiny_model, training_cfg  # noqa: E402
 
 def module(make_cfg, seed: int, res: int = 16, encoder: bool = False) -> StyleGAN2Module:
     torch.manual_seed(seed)
-    m = StyleGAN2Module(tiny_model(res), training_cfg(make_cfg, "training.ada.enabled=false",
-                                                     "training.encoder.lambda_lpips=0"), encoder=encoder)
+    m = StyleGAN2Module(
+        tiny_model(res),
+        training_cfg(make_cfg, "training.ada.enabled=false", "training.encoder.lambda_lpips=0"),
+        encoder=encoder,
+    )
     with torch.no_grad():
         m.G.mapping.w_avg.normal_()
         m.G_ema.mapping.w_avg.normal_()
@@ -49,7 +52,9 @@ def test_nvlabs_pickle_source(make_cfg, tmp_path):
     gs, gk = export_nvlabs(src.G_ema)
     ds, dk = export_nvlabs(src.D)
     pkl = tmp_path / "network-snapshot.pkl"
-    write_snapshot(pkl, {"G_ema": tree(gs, "Generator", gk, "raise SystemExit"), "D": tree(ds, "Discriminator", dk, "")})
+    write_snapshot(
+        pkl, {"G_ema": tree(gs, "Generator", gk, "raise SystemExit"), "D": tree(ds, "Discriminator", dk, "")}
+    )
     dst = module(make_cfg, 3)
     assert init_from(dst, pkl) == ["G", "G_ema", "D"]  # no G in the file: G starts as G_ema
     z = torch.randn(2, 16)

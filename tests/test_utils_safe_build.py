@@ -32,8 +32,14 @@ def test_allowlisted_constructor_builds_the_same_network_as_calling_it():
 
 
 def test_preset_functions_are_allowed():
-    node = {"_target_": "sdstylegan.models.presets.auto_generator", "img_resolution": 8, "z_dim": 4, "w_dim": 4,
-            "channel_base": 32, "channel_max": 4}
+    node = {
+        "_target_": "sdstylegan.models.presets.auto_generator",
+        "img_resolution": 8,
+        "z_dim": 4,
+        "w_dim": 4,
+        "channel_base": 32,
+        "channel_max": 4,
+    }
     assert build_trusted(node, NETWORK_TARGETS, origin="test").img_resolution == 8
 
 
@@ -49,7 +55,9 @@ def test_hostile_nodes_are_refused_and_touch_nothing(tmp_path, name):
 
 def test_error_names_the_refused_target_and_where_it_was():
     with pytest.raises(UntrustedConfigError) as err:
-        check_trusted({"_target_": "shutil.rmtree", "path": "/"}, NETWORK_TARGETS, "run/config.yaml", "metrics.lpips")
+        check_trusted(
+            {"_target_": "shutil.rmtree", "path": "/"}, NETWORK_TARGETS, "run/config.yaml", "metrics.lpips"
+        )
     msg = str(err.value)
     assert "run/config.yaml" in msg and "metrics.lpips._target_" in msg and "'shutil.rmtree'" in msg
 
@@ -59,7 +67,9 @@ def test_each_allowlist_is_its_own():
     with pytest.raises(UntrustedConfigError):
         check_trusted(GEN, LPIPS_TARGETS, "cfg")
     with pytest.raises(UntrustedConfigError):
-        check_trusted({"_target_": "sdstylegan.metrics.lpips.LPIPS", "pretrained": False}, NETWORK_TARGETS, "cfg")
+        check_trusted(
+            {"_target_": "sdstylegan.metrics.lpips.LPIPS", "pretrained": False}, NETWORK_TARGETS, "cfg"
+        )
 
 
 @pytest.mark.parametrize("bad", [None, "sdstylegan.models.generator.Generator", ["_target_"], {"z_dim": 8}])

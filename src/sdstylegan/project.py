@@ -55,13 +55,19 @@ def _encoder(source: Path, run_dir: Path | None) -> torch.nn.Module:
                 return load_network(ckpt, which="E")
             except ValueError:
                 continue
-    raise ValueError("the encoder methods need an SDIP encoder E: pass a run directory with a train_raw stage "
-                     "or a train_raw checkpoint (an NVlabs .pkl has none)")
+    raise ValueError(
+        "the encoder methods need an SDIP encoder E: pass a run directory with a train_raw stage "
+        "or a train_raw checkpoint (an NVlabs .pkl has none)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m sdstylegan.project", description=__doc__.split("\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n", 1)[1])
+    p = argparse.ArgumentParser(
+        prog="python -m sdstylegan.project",
+        description=__doc__.split("\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n", 1)[1],
+    )
     p.add_argument("source", help="run directory, checkpoint or NVlabs .pkl")
     p.add_argument("images", nargs="+", help="image files")
     p.add_argument("--space", choices=SPACES, default="w")
@@ -69,8 +75,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=1000, help="projector steps (NVlabs: 1000)")
     p.add_argument("--refine-steps", type=int, default=200, help="steps refining the encoder's latents")
     p.add_argument("--resume", help="projected_w.npz to start the projector from")
-    p.add_argument("--lpips", choices=("run", "vgg", "alex", "standin"), default="run",
-                   help="run: the run's metrics.lpips; vgg/alex: real weights; standin: random (tests only)")
+    p.add_argument(
+        "--lpips",
+        choices=("run", "vgg", "alex", "standin"),
+        default="run",
+        help="run: the run's metrics.lpips; vgg/alex: real weights; standin: random (tests only)",
+    )
     p.add_argument("--outdir", help="default <run>/projected or next to the source")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--seed", type=int, default=0)
@@ -91,7 +101,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.lpips == "run":
             lpips = build_lpips(src.run_dir) if src.run_dir else LPIPS("vgg", pretrained=True)
         else:
-            lpips = LPIPS("vgg" if args.lpips == "standin" else args.lpips, pretrained=args.lpips != "standin")
+            lpips = LPIPS(
+                "vgg" if args.lpips == "standin" else args.lpips, pretrained=args.lpips != "standin"
+            )
         lpips = lpips.to(args.device).eval().requires_grad_(False)
         E = _encoder(src.checkpoint, src.run_dir).to(args.device) if args.method != "projector" else None
         init = None
@@ -106,25 +118,48 @@ def main(argv: list[str] | None = None) -> int:
 
         def tick(step: int, dist: float) -> None:
             bar.update(1)
-            bar.set_postfix(lpips=f"{dist:.4f}", img_per_s=f"{len(names) * (step + 1) / (time.perf_counter() - t0):.1f}")
+            bar.set_postfix(
+                lpips=f"{dist:.4f}", img_per_s=f"{len(names) * (step + 1) / (time.perf_counter() - t0):.1f}"
+            )
 
-        res = invert(G, targets.to(args.device), args.method, args.space, distance=lpips, E=E, steps=args.steps,
-                     refine_steps=args.refine_steps, init_ws=init, seed=args.seed, progress=tick)
+        res = invert(
+            G,
+            targets.to(args.device),
+            args.method,
+            args.space,
+            distance=lpips,
+            E=E,
+            steps=args.steps,
+            refine_steps=args.refine_steps,
+            init_ws=init,
+            seed=args.seed,
+            progress=tick,
+        )
         bar.close()
     except (ValueError, FileNotFoundError, FileExistsError, KeyError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     outdir.mkdir(parents=True, exist_ok=True)
     ws = res.ws if res.ws.ndim == 3 else res.ws.unsqueeze(1).expand(-1, G.num_ws, -1)
-    np.savez(npz, w=ws.cpu().numpy(), names=np.array(names), space=args.space, method=args.method,
-             lpips=res.lpips.cpu().numpy(), mse=res.mse.cpu().numpy())
+    np.savez(
+        npz,
+        w=ws.cpu().numpy(),
+        names=np.array(names),
+        space=args.space,
+        method=args.method,
+        lpips=res.lpips.cpu().numpy(),
+        mse=res.mse.cpu().numpy(),
+    )
     for name, img in zip(names, res.images):
         save_png(image_grid(img[None].cpu(), cols=1), outdir / f"{name}.png")
     pairs = torch.stack([targets.cpu(), res.images.cpu()], dim=1).flatten(0, 1)  # target, reconstruction, …
     save_png(image_grid(pairs, cols=2), outdir / "before_after.png")
     label = "lpips_standin" if getattr(lpips, "is_standin", False) else "lpips"
-    print(f"{len(names)} images → {npz} ({args.method}, {args.space}); mean {label} {res.lpips.mean():.4f}, "
-          f"mse {res.mse.mean():.4f}, {res.seconds_per_image:.2f} s/image" + (f"; skipped {len(skipped)}" if skipped else ""))
+    print(
+        f"{len(names)} images → {npz} ({args.method}, {args.space}); mean {label} {res.lpips.mean():.4f}, "
+        f"mse {res.mse.mean():.4f}, {res.seconds_per_image:.2f} s/image"
+        + (f"; skipped {len(skipped)}" if skipped else "")
+    )
     return 0
 
 

@@ -33,10 +33,10 @@ class Inversion:
 
     method: str
     space: str
-    ws: torch.Tensor              # [N, w_dim] (W) or [N, num_ws, w_dim] (W+)
-    images: torch.Tensor          # [N, C, R, R] in [-1, 1]
-    lpips: torch.Tensor           # [N] perceptual distance to the targets (at ≤ 256²)
-    mse: torch.Tensor             # [N] mean squared error in [-1, 1] units
+    ws: torch.Tensor  # [N, w_dim] (W) or [N, num_ws, w_dim] (W+)
+    images: torch.Tensor  # [N, C, R, R] in [-1, 1]
+    lpips: torch.Tensor  # [N] perceptual distance to the targets (at ≤ 256²)
+    mse: torch.Tensor  # [N] mean squared error in [-1, 1] units
     seconds_per_image: float
     history: list[float] = dataclasses.field(default_factory=list)
 
@@ -52,11 +52,11 @@ def encode(G: nn.Module, E: nn.Module, images: torch.Tensor, space: str) -> torc
 
 def invert(
     G: nn.Module,
-    images: torch.Tensor,                 # [N, C, R, R] in [-1, 1]
+    images: torch.Tensor,  # [N, C, R, R] in [-1, 1]
     method: str = "projector",
     space: str = "w",
-    distance: nn.Module | None = None,    # LPIPS; needed by the projector methods and for scoring
-    E: nn.Module | None = None,           # the SDIP encoder, for the encoder methods
+    distance: nn.Module | None = None,  # LPIPS; needed by the projector methods and for scoring
+    E: nn.Module | None = None,  # the SDIP encoder, for the encoder methods
     steps: int = 1000,
     refine_steps: int = 200,
     init_ws: torch.Tensor | None = None,  # resume the projector from stored latents
@@ -78,8 +78,11 @@ def invert(
         ws = encode(G, E, images, space)
     else:
         start = encode(G, E, images, space) if method == "encoder+projector" else init_ws
-        cfg = ProjectorConfig(num_steps=steps) if method == "projector" else \
-            ProjectorConfig(num_steps=refine_steps, w_noise=0.0, optimize_noise=False)
+        cfg = (
+            ProjectorConfig(num_steps=steps)
+            if method == "projector"
+            else ProjectorConfig(num_steps=refine_steps, w_noise=0.0, optimize_noise=False)
+        )
         proj = project(G, images, distance, space=space, cfg=cfg, init_ws=start, seed=seed, progress=progress)
         ws, history = proj.ws, proj.history
     with torch.no_grad():

@@ -33,15 +33,15 @@ class ProjectorConfig:
     """NVlabs projector.py defaults."""
 
     num_steps: int = 1000
-    lr: float = 0.1                # initial_learning_rate
-    lr_rampdown: float = 0.25      # lr_rampdown_length (fraction of the run)
-    lr_rampup: float = 0.05        # lr_rampup_length
-    w_noise: float = 0.05          # initial_noise_factor (× w_std)
-    noise_ramp: float = 0.75       # noise_ramp_length
-    noise_reg: float = 1e5         # regularize_noise_weight
-    w_avg_samples: int = 10000     # for w_avg and w_std
-    max_side: int = 256            # images compared at most this large (area downsampling)
-    optimize_noise: bool = True    # False: keep G's constant noise (the noise later renders use) and fit w only
+    lr: float = 0.1  # initial_learning_rate
+    lr_rampdown: float = 0.25  # lr_rampdown_length (fraction of the run)
+    lr_rampup: float = 0.05  # lr_rampup_length
+    w_noise: float = 0.05  # initial_noise_factor (× w_std)
+    noise_ramp: float = 0.75  # noise_ramp_length
+    noise_reg: float = 1e5  # regularize_noise_weight
+    w_avg_samples: int = 10000  # for w_avg and w_std
+    max_side: int = 256  # images compared at most this large (area downsampling)
+    optimize_noise: bool = True  # False: keep G's constant noise (the noise later renders use) and fit w only
 
 
 def learning_rate(step: int, cfg: ProjectorConfig) -> float:
@@ -64,8 +64,9 @@ def noise_regularisation(noises: list[torch.Tensor]) -> torch.Tensor:
     for noise in noises:  # [N, 1, H, W]
         n = noise
         while True:
-            term = (n * torch.roll(n, shifts=1, dims=3)).mean(dim=(1, 2, 3)) ** 2 \
-                + (n * torch.roll(n, shifts=1, dims=2)).mean(dim=(1, 2, 3)) ** 2
+            term = (n * torch.roll(n, shifts=1, dims=3)).mean(dim=(1, 2, 3)) ** 2 + (
+                n * torch.roll(n, shifts=1, dims=2)
+            ).mean(dim=(1, 2, 3)) ** 2
             total = term if total is None else total + term
             if n.shape[2] <= 8:
                 break
@@ -107,11 +108,11 @@ class Projection:
 
 def project(
     G: nn.Module,
-    target: torch.Tensor,                          # [N, C, R, R] in [-1, 1]
-    distance: nn.Module,                           # perceptual distance, (x, y) → [N]
+    target: torch.Tensor,  # [N, C, R, R] in [-1, 1]
+    distance: nn.Module,  # perceptual distance, (x, y) → [N]
     space: str = "w",
     cfg: ProjectorConfig | None = None,
-    init_ws: torch.Tensor | None = None,           # resume: [N, w_dim] or [N, num_ws, w_dim]
+    init_ws: torch.Tensor | None = None,  # resume: [N, w_dim] or [N, num_ws, w_dim]
     seed: int = 0,
     progress: Callable[[int, float], None] | None = None,
 ) -> Projection:
@@ -120,8 +121,10 @@ def project(
         raise ValueError(f"space must be one of {SPACES}, got {space!r}")
     cfg = cfg or ProjectorConfig()
     if target.ndim != 4 or target.shape[1:] != (G.img_channels, G.img_resolution, G.img_resolution):
-        raise ValueError(f"target images must be [N, {G.img_channels}, {G.img_resolution}, {G.img_resolution}], "
-                         f"got {tuple(target.shape)}")
+        raise ValueError(
+            f"target images must be [N, {G.img_channels}, {G.img_resolution}, {G.img_resolution}], "
+            f"got {tuple(target.shape)}"
+        )
     device = target.device
     G = copy.deepcopy(G).eval().requires_grad_(False).to(device)
     n = target.shape[0]

@@ -36,7 +36,9 @@ def source_state(source: str | os.PathLike) -> dict[str, dict[str, torch.Tensor]
         from sdstylegan.interop.nvlabs_networks import load_nvlabs_pickle
 
         nets = load_nvlabs_pickle(path)
-        return {name: net.state_dict() for name in ("G", "G_ema", "D") if (net := getattr(nets, name)) is not None}
+        return {
+            name: net.state_dict() for name in ("G", "G_ema", "D") if (net := getattr(nets, name)) is not None
+        }
     state = load_checkpoint(path).get("state_dict") or {}
     out: dict[str, dict[str, torch.Tensor]] = {}
     for key, value in state.items():
@@ -64,17 +66,24 @@ def init_from(module: torch.nn.Module, source: str | os.PathLike) -> list[str]:
         src = states[name]
         missing = [k for k in own if k not in src]
         unexpected = [k for k in src if k not in own]
-        shapes = [f"{k}: {tuple(src[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
-                  if k in src and src[k].shape != v.shape]
+        shapes = [
+            f"{k}: {tuple(src[k].shape)} vs {tuple(v.shape)}"
+            for k, v in own.items()
+            if k in src and src[k].shape != v.shape
+        ]
         if missing or unexpected or shapes:
-            problems.append(f"{name}: {len(missing)} missing (e.g. {missing[:2]}), {len(unexpected)} unexpected "
-                            f"(e.g. {unexpected[:2]}), {len(shapes)} of other shape (e.g. {shapes[:2]})")
+            problems.append(
+                f"{name}: {len(missing)} missing (e.g. {missing[:2]}), {len(unexpected)} unexpected "
+                f"(e.g. {unexpected[:2]}), {len(shapes)} of other shape (e.g. {shapes[:2]})"
+            )
             continue
         net.load_state_dict({k: src[k].to(v.dtype) for k, v in own.items()})
         copied.append(name)
     if problems:
-        raise ValueError(f"training.init_from={source} does not fit this model config (set model=… and "
-                         f"dataset.resolution to the source's architecture):\n  " + "\n  ".join(problems))
+        raise ValueError(
+            f"training.init_from={source} does not fit this model config (set model=… and "
+            f"dataset.resolution to the source's architecture):\n  " + "\n  ".join(problems)
+        )
     if not {"G", "G_ema"} <= set(copied):
         raise ValueError(f"training.init_from={source}: no generator weights to start from")
     log.info("init_from %s: copied %s; counters, optimisers and ADA start fresh", source, ", ".join(copied))
