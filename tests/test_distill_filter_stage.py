@@ -12,6 +12,7 @@ from hydra.utils import instantiate
 
 from sdstylegan.data.datamodule import ManifestImageDataset
 from sdstylegan.data.manifest import read_manifest
+from sdstylegan.distill.ground_truth import auroc
 from sdstylegan.distill.reconstruction import reconstruct, unit_images
 from sdstylegan.pipeline.context import MissingInputError
 from sdstylegan.pipeline.entry import run_from_config
@@ -61,6 +62,8 @@ def test_self_filter_scores_thresholds_and_writes_manifest_report_pictures(make_
     truth = [json.loads(x) for x in (run / outs["demo_data"]["ground_truth"]).read_text().splitlines()]
     assert gt["matched"] == 24 and gt["outliers"] == sum(t["outlier"] for t in truth)
     assert gt["removed"] == 24 - kept
+    check_detection_report(report["ground_truth_detection_standin"], after, truth, kept, ckpt,
+                           run / outs["demo_data"]["manifest"])
     for name in ("scores.png", "recon_worst.png", "recon_best.png"):
         assert (run / "self_filter" / name).stat().st_size > 0
 
@@ -70,6 +73,41 @@ def test_self_filter_scores_thresholds_and_writes_manifest_report_pictures(make_
     stricter = run_from_config(make_cfg([*TINY, "pipeline.stages=[demo_data,train_raw,self_filter]",
                                          "filtering.min_kept_fraction=1.0"]))["self_filter"]
     assert stricter["kept"] == 24
+
+
+def in_unit_interval(figures: dict) -> None:
+    for key in ("auroc", "average_precision", "removed_precision", "removed_recall"):
+        assert figures[key] is None or 0.0 <= figures[key] <= 1.0, (key, figures[key])
+    for kind in figures["by_kind"].values():
+        for key in ("auroc", "average_precision", "removed_recall"):
+            assert kind[key] is None or 0.0 <= kind[key] <= 1.0, (key, kind[key])
+
+
+def check_detection_report(det: dict, after: list, truth: list, kept: int, ckpt: Path, manifest: Path) -> None:
+    """Keys and ranges of ground_truth_detection, and its AUROCs recomputed from the records (same order)."""
+    outlier = {t["id"]: t["outlier"] for t in truth}
+    flags = [outlier[r.id] for r in after]
+    assert det["matched"] == 24 and det["removed"] == 24 - kept and det["outliers"] == sum(flags) == 3
+    assert det["removed_by"] == "filter_score_standin" and det["feature_space"].endswith("_standin")
+    assert set(det["outliers_by_kind"]) == {"degraded", "graphic", "multi_subject"}
+    methods = det["methods"]
+    assert set(methods) == {"filter_score_standin", "feature_mean_distance_standin", "discriminator_realness", "random"}
+    for name, m in methods.items():
+        for figures in ([m["expected"], m["draw"]] if name == "random" else [m]):
+            in_unit_interval(figures)
+            assert figures["auroc"] is not None and set(figures["by_kind"]) == set(det["outliers_by_kind"])
+    assert methods["random"]["expected"]["auroc"] == 0.5
+    assert methods["random"]["expected"]["removed_precision"] == pytest.approx(3 / 24)
+    # the SDIP score's figures belong to the manifest rows: recomputed from filter_score and the truth by id
+    assert methods["filter_score_standin"]["auroc"] == pytest.approx(auroc([r.filter_score for r in after], flags))
+    removed_outliers = sum(f and not r.kept for r, f in zip(after, flags))
+    assert methods["filter_score_standin"]["removed_recall"] == pytest.approx(removed_outliers / 3)
+    # the discriminator baseline: -D(x) of the train_raw D over the images in manifest order, batches of 8
+    D = load_network(ckpt, which="D")
+    data = ManifestImageDataset(manifest, 32)
+    with torch.no_grad():
+        d = torch.cat([-D(unit_images(torch.stack([data[i] for i in range(s, s + 8)])))[:, 0] for s in (0, 8, 16)])
+    assert methods["discriminator_realness"]["auroc"] == pytest.approx(auroc(d.numpy(), flags))
 
 
 def test_self_filter_without_train_raw_names_what_is_missing(make_cfg):

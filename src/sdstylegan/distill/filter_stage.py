@@ -8,8 +8,10 @@ without pickled classes) and the current `manifest`. Every usable image x is sco
 
 Outputs in `<run_dir>/self_filter/`: `manifest.jsonl`; `report.json` (`report_standin.json` when LPIPS or
 the FID extractor is a stand-in) with θ, the search path and its FIDs, counts and — with demo ground truth —
-precision/recall of outlier removal; `scores.png` (histogram, θ marked); `recon_worst.png` and
-`recon_best.png` (x | G(E(x)) pairs). Everything is rewritten atomically, so a killed attempt is redone.
+precision/recall of outlier removal and `ground_truth_detection`: AUROC/AP (overall and per outlier kind) and
+removed-set precision/recall of `filter_score` beside random removal of the same size, distance to the mean
+FID feature and the train_raw discriminator's realness (`distill.ground_truth`, `distill.baselines`);
+`scores.png` (histogram, θ marked); `recon_worst.png` and `recon_best.png` (x | G(E(x)) pairs). Everything is rewritten atomically, so a killed attempt is redone.
 Returns {"manifest", "theta", "kept", "total", "report"}.
 """
 
@@ -23,6 +25,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from sdstylegan.data.manifest import read_manifest
+from sdstylegan.distill.baselines import discriminator_outlier_scores, feature_mean_distance
+from sdstylegan.distill.ground_truth import outlier_detection_report
 from sdstylegan.distill.pictures import pair_grid, score_histogram
 from sdstylegan.distill.ranks import on_rank_zero
 from sdstylegan.distill.reconstruction import ScoredSet, score_images
@@ -35,6 +39,7 @@ from sdstylegan.pipeline.context import StageContext
 from sdstylegan.utils.io import write_json
 from sdstylegan.utils.logging import get_logger
 from sdstylegan.utils.pictures import save_png
+from sdstylegan.utils.seeding import derive_seed
 from sdstylegan.utils.weights import STANDIN_SUFFIX
 
 log = get_logger(__name__)
@@ -60,6 +65,30 @@ def choose_threshold(scored: ScoredSet, fcfg: Any, eps: float = 1e-6) -> Thresho
     return search_threshold(scored.scores, fid_of_kept, fid_recon, theta=fcfg.get("theta"),
                             theta_step=fcfg.get("theta_step"), step_fraction=float(fcfg.get("step_fraction", 0.02)),
                             floor=floor, max_steps=int(fcfg.get("max_steps", 1000)))
+
+
+def detection_with_baselines(ctx: StageContext, ckpt: Any, manifest_path: Any, ids: list[str], scored: ScoredSet,
+                             removed: torch.Tensor, truth: dict[str, dict[str, Any]], lpips: Any, extractor: Any,
+                             device: torch.device) -> dict[str, Any]:
+    """Ground-truth outlier detection of `filter_score` and the baselines on the same images (same order)."""
+    from sdstylegan.training.checkpoint import load_network
+
+    D = load_network(ckpt, which="D", map_location=device)
+    loader = real_loader(manifest_path, int(D.img_resolution), int(ctx.cfg.filtering.batch_size))
+    d_scores = discriminator_outlier_scores(D, loader, device)
+    if d_scores.numel() != len(ids):
+        raise RuntimeError(f"self_filter: D scored {d_scores.numel()} images but {len(ids)} were scored")
+    methods = {
+        f"filter_score{STANDIN_SUFFIX if lpips.is_standin else ''}": scored.scores.numpy(),
+        f"feature_mean_distance{STANDIN_SUFFIX if getattr(extractor, 'is_standin', False) else ''}":
+            feature_mean_distance(scored.real_features).numpy(),
+        "discriminator_realness": d_scores.numpy(),
+    }
+    seed = derive_seed(int(ctx.cfg.seed), "self_filter", "random_baseline")
+    report = outlier_detection_report(ids, truth, methods, removed.numpy(), seed)
+    report["feature_space"] = extractor.label
+    report["discriminator_resolution"] = int(D.img_resolution)
+    return report
 
 
 def needs(cfg: DictConfig) -> list[str]:
@@ -119,6 +148,11 @@ def _run_self_filter(ctx: StageContext) -> dict[str, Any]:
         gt = report[f"ground_truth_outliers{sfx}"]
         log.info("self_filter: planted outliers removed: precision %s, recall %s%s", gt["precision"], gt["recall"],
                  "  (STAND-IN LPIPS/FID: not a real result)" if standin else "")
+        report[f"ground_truth_detection{sfx}"] = det = detection_with_baselines(
+            ctx, ckpt, manifest_path, [r.id for r in usable], scored, ~result.kept_mask.cpu(), truth, lpips, extractor,
+            device)
+        log.info("self_filter: outlier AUROC %s (random removal: 0.5 expected)",
+                 ", ".join(f"{k} {v['auroc']}" for k, v in det["methods"].items() if k != "random"))
     report["seconds"] = round(time.time() - t0, 3)
     report["seconds_scoring"] = round(t_scored - t0, 3)  # load + G(E(x)) + LPIPS + features; the rest is the search
     report_path = ctx.stage_dir / ("report_standin.json" if standin else "report.json")
