@@ -13,6 +13,7 @@ from PIL import Image
 from sdstylegan.data.datamodule import ManifestImageDataset
 from sdstylegan.data.manifest import read_manifest
 from sdstylegan.distill.cluster_stage import run_cluster, sample_w
+from sdstylegan.distill.ground_truth import cluster_accuracy
 from sdstylegan.distill.kmeans import kmeans
 from sdstylegan.distill.reconstruction import unit_images
 from sdstylegan.distill.truncation import render
@@ -62,6 +63,18 @@ def test_cluster_stage_centres_grids_and_manifest(make_cfg):
     assert sum(report["real_cluster_sizes"]) == len(usable) == 16
     agreement = report["ground_truth_modes_standin"]
     assert 0 < agreement["purity"] <= 1 and agreement["matched_inliers"] > 0
+
+    # mode recovery over every image with a planted mode (degraded outliers keep theirs), from the manifest rows
+    rec = report["ground_truth_mode_recovery_standin"]
+    truth = {t["id"]: t for t in map(json.loads, (run / outs["demo_data"]["ground_truth"]).read_text().splitlines())}
+    with_mode = [r for r in usable if truth[r.id]["mode"] is not None]
+    assert rec["images"] == len(with_mode) > 0 and rec["inliers"]["images"] == agreement["matched_inliers"]
+    for figures in (rec, rec["inliers"]):
+        assert 0 <= figures["accuracy"] <= 1 and 0 <= figures["nmi"] <= 1 and -1 <= figures["ari"] <= 1  # ARI may be < 0
+    assert rec["inliers"]["nmi"] == pytest.approx(agreement["nmi"])  # same inliers, same normalisation
+    modes, clusters = [truth[r.id]["mode"] for r in with_mode], [r.cluster for r in with_mode]
+    assert rec["accuracy"] == pytest.approx(cluster_accuracy(modes, clusters))
+    assert rec["modes"] == len(set(modes)) and rec["clusters_used"] == len(set(clusters))
 
 
 def test_more_clusters_than_samples_is_refused_before_anything_is_loaded(make_cfg, tmp_path):

@@ -9,7 +9,8 @@ Outputs in `<run_dir>/cluster/`: `centres.pt` ({centres [K, w_dim], counts, iner
 the same z: `untruncated.png`, `truncated_mean.png` (ψ towards w_avg), `truncated_multimodal.png` (ψ towards
 the chosen centre), `centres.png` (G(c) per centre); `manifest.jsonl` with `cluster`; `report.json`
 (`report_standin.json` with stand-in LPIPS) holding the cluster sizes and — with demo ground truth — purity
-and NMI against the planted modes. Returns {"manifest", "centres", "num_clusters", "report"} (no
+and NMI against the planted modes over inliers (`ground_truth_modes`), and `ground_truth_mode_recovery`:
+Hungarian accuracy, NMI and ARI over every image with a planted mode (`distill.ground_truth.mode_recovery`). Returns {"manifest", "centres", "num_clusters", "report"} (no
 `checkpoint` key: the evaluate stage keeps using the training checkpoint).
 """
 
@@ -23,6 +24,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from sdstylegan.data.manifest import read_manifest
+from sdstylegan.distill.ground_truth import mode_recovery
 from sdstylegan.distill.kmeans import KMeansResult, kmeans
 from sdstylegan.distill.pictures import grid
 from sdstylegan.distill.ranks import on_rank_zero
@@ -151,6 +153,9 @@ def _run_cluster(ctx: StageContext) -> dict[str, Any]:
                 {r.id: int(r.cluster) for r in usable}, truth)
             log.info("cluster: agreement with the planted modes: purity %s, NMI %s%s", agreement["purity"],
                      agreement["nmi"], "  (STAND-IN LPIPS: not a real result)" if standin else "")
+            report[f"ground_truth_mode_recovery{sfx}"] = rec = mode_recovery({r.id: int(r.cluster) for r in usable}, truth)
+            log.info("cluster: planted modes recovered over %d images: accuracy %s, NMI %s, ARI %s", rec["images"],
+                     rec["accuracy"], rec["nmi"], rec["ari"])
     report["seconds"] = round(time.time() - t0, 3)
     report_path = ctx.stage_dir / ("report_standin.json" if standin else "report.json")
     write_json(report_path, report)
