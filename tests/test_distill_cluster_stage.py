@@ -99,3 +99,28 @@ def test_whole_demo_chain_with_filter_train_cluster_evaluate(make_cfg):
     assert all((r.cluster is None) != r.usable for r in recs)  # filtered-out images get no cluster
     assert json.loads((run / outs["cluster"]["report"]).read_text())["checkpoint"] == outs["train"]["checkpoint"]
     assert "metrics" in outs["evaluate"]
+
+
+def test_cluster_stage_on_an_imported_nvlabs_generator(make_cfg, tmp_path):
+    # SDIP-style centres for a generator that was not trained here: an NVlabs-layout pickle, read as data
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from nvlabs_fake import tree, write_snapshot
+
+    from sdstylegan.interop.nvlabs_networks import export_nvlabs
+    from sdstylegan.models.generator import Generator
+
+    torch.manual_seed(0)
+    G = Generator(z_dim=16, w_dim=16, img_resolution=32, mapping_layers=2, channel_base=256, channel_max=16).eval()
+    state, kwargs = export_nvlabs(G)
+    pkl = tmp_path / "sdip_model.pkl"
+    write_snapshot(pkl, {"G_ema": tree(state, "Generator", kwargs, "raise SystemExit('never run')")})
+    cfg = make_cfg([*TINY, "pipeline.stages=[cluster]", f"clustering.generator={pkl}",
+                    "clustering.assign_real=false"])
+    out = run_from_config(cfg)["cluster"]
+    saved = torch.load(Path(cfg.paths.run_dir) / out["centres"], weights_only=True)
+    assert saved["centres"].shape == (4, 16) and saved["checkpoint"] == str(pkl)
+    with pytest.raises(ValueError, match="clustering.generator=.*no such"):
+        run_from_config(make_cfg([*TINY, "pipeline.stages=[cluster]", f"clustering.generator={tmp_path / 'x.pkl'}",
+                                  "clustering.assign_real=false"], run_dir=tmp_path / "bad"))

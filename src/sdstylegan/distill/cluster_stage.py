@@ -17,6 +17,7 @@ Hungarian accuracy, NMI and ARI over every image with a planted mode (`distill.g
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -106,7 +107,8 @@ def _run_cluster(ctx: StageContext) -> dict[str, Any]:
     k, num = int(ccfg.num_clusters), int(ccfg.num_samples)
     if not 1 <= k <= num:
         raise ValueError(f"clustering.num_clusters={k} must lie in [1, clustering.num_samples={num}]")
-    ckpt = ctx.path(ctx.latest("checkpoint"))
+    # clustering.generator: an imported generator (e.g. an NVlabs/SDIP .pkl) instead of this run's training
+    ckpt = Path(str(ccfg.generator)).expanduser() if ccfg.get("generator") else ctx.path(ctx.latest("checkpoint"))
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     G = load_generator(ckpt, which="G_ema", map_location=device)
     seed = int(cfg.seed)

@@ -378,6 +378,9 @@ def check_cluster(cfg: DictConfig) -> list[str]:
     c.number("clustering.max_iter", 1, integer=True)
     c.choice("clustering.init", ("random",))
     c.number("clustering.n_init", 1, integer=True)
+    gen = c.get("clustering.generator")
+    if gen and not Path(str(gen)).expanduser().is_file():
+        c.lines.append(f"clustering.generator={gen}: no such checkpoint or .pkl")
     c.number("clustering.psi", 0)
     c.choice("clustering.distance", DISTANCES)
     lpips_res = c.number("clustering.lpips_resolution", 1, integer=True, allow=(None,))
