@@ -16,7 +16,7 @@ training run continues from its last checkpoint instead of starting over).
 Before the first stage runs (`pipeline.validate`, see `validate.py`): the config values of every stage
 that will run are checked (registry key `check`), and the recorded output files of every done stage
 that will be skipped or extended are verified cheaply (registry key `verify`, default
-`validate.verify_outputs`); all problems come back in one error and nothing runs. A damaged output is
+`verify.verify_outputs`); all problems come back in one error and nothing runs. A damaged output is
 reported with how to redo its stage, never repaired or deleted on its own. Then the pretrained
 networks of every stage that will run (registry key `needs`, see `pipeline.preflight`) are built
 once, so missing weights fail the run at its start too.
@@ -37,7 +37,8 @@ from sdstylegan import __version__
 from sdstylegan.pipeline.context import StageContext, StageNotBuiltError
 from sdstylegan.pipeline.fingerprint import fingerprint, select_config
 from sdstylegan.pipeline.preflight import check_networks
-from sdstylegan.pipeline.validate import config_problems, describe_outputs, report, verify_outputs
+from sdstylegan.pipeline.validate import config_problems, report
+from sdstylegan.pipeline.verify import describe_outputs, verify_outputs
 from sdstylegan.utils.io import read_json, write_json
 from sdstylegan.utils.logging import get_logger, global_rank
 
