@@ -149,23 +149,26 @@ def pending_stages(cfg: DictConfig, stages: list[Stage]) -> list[str]:
     return _plan(cfg, stages)[1]
 
 
-def validate(cfg: DictConfig, stages: list[Stage]) -> None:
+Plan = tuple[list[tuple[Stage, dict[str, Any]]], list[str]]
+
+
+def validate(cfg: DictConfig, stages: list[Stage], plan: Plan | None = None) -> None:
     """Check the config values of every pending stage and the outputs of every reused done stage
-    (`pipeline.validate`); raise one ValidationError listing all problems."""
+    (`pipeline.validate`); raise one ValidationError listing all problems. `plan`: `_plan`'s answer."""
     if not cfg.pipeline.get("validate", True):
         return
-    reused, pending = _plan(cfg, stages)
+    reused, pending = plan or _plan(cfg, stages)
     problems = config_problems(cfg, {st.name: st.check for st in stages if st.name in pending and st.check})
     run_dir = Path(cfg.paths.run_dir)
     damage = [d for st, done in reused for d in st.verify(run_dir, st.name, done)]
     report(problems, damage, run_dir)
 
 
-def preflight(cfg: DictConfig, stages: list[Stage]) -> list[str]:
+def preflight(cfg: DictConfig, stages: list[Stage], pending: list[str] | None = None) -> list[str]:
     """Build the networks of every pending stage now (`pipeline.preflight`); return the keys checked."""
     if not cfg.pipeline.get("preflight", True):
         return []
-    pending = set(pending_stages(cfg, stages))
+    pending = set(pending_stages(cfg, stages) if pending is None else pending)
     needs = {st.name: list(st.needs(cfg)) for st in stages if st.name in pending and st.needs is not None}
     return check_networks(cfg, needs)
 
@@ -177,8 +180,9 @@ def run_pipeline(cfg: DictConfig) -> dict[str, dict[str, Any]]:
     stages = _resolve_stages(cfg)
     force = set(cfg.pipeline.get("force") or [])
     is_zero = global_rank() == 0
-    validate(cfg, stages)
-    preflight(cfg, stages)
+    plan = _plan(cfg, stages)  # which done stages are reused and which will run: read once for both checks
+    validate(cfg, stages, plan)
+    preflight(cfg, stages, plan[1])
     inputs: dict[str, dict[str, Any]] = {}
     upstream: list[str] = []  # done-tokens of the stages before, chained into each fingerprint
     for name, fn, keys, extend_keys, *_hooks in stages:  # Stage fields
