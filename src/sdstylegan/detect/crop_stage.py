@@ -32,11 +32,10 @@ from typing import Any
 import hydra
 import numpy as np
 from omegaconf import DictConfig
-from PIL import Image, ImageOps
+from PIL import Image
 from torch.utils.data import DataLoader
 
 from sdstylegan.data.boxes import sdip_to_xyxy
-from sdstylegan.data.images import to_rgb
 from sdstylegan.data.manifest import (
     OK,
     ManifestRecord,
@@ -50,7 +49,7 @@ from sdstylegan.detect.corloc import corloc
 from sdstylegan.detect.crop import CropPolicy, crop_box
 from sdstylegan.detect.crop_writer import CropWriter, crop_rel_path
 from sdstylegan.detect.detector import DetectionDataset, TokenCutDetector, collate_detections
-from sdstylegan.detect.visualize import Overlay, overlay_grid
+from sdstylegan.detect.visualize import Overlay, overlay_grid, thumbnail
 from sdstylegan.distill.records import load_ground_truth
 from sdstylegan.pipeline.context import StageContext
 from sdstylegan.utils.instantiate import instantiate_dict
@@ -198,9 +197,7 @@ def _weakest_cuts(records: list[ManifestRecord], stage_dir: Path, k: int) -> lis
     tiles = []
     for r in scored[:k]:
         orig = Path(r.orig_path) if Path(r.orig_path).is_absolute() else stage_dir / r.orig_path
-        with Image.open(orig) as im:
-            im.draft("RGB", (512, 512))  # JPEG: a reduced decode is enough for a tile
-            thumb = to_rgb(ImageOps.exif_transpose(im))
+        thumb = thumbnail(orig)
         s = thumb.size[0] / r.orig_size[0]
         box = tuple(v * s for v in sdip_to_xyxy(r.extra["detect_box"]))
         crop = tuple(v * s for v in sdip_to_xyxy(r.bbox)) if r.bbox else None

@@ -16,12 +16,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, ImageOps
+from PIL import Image
 from pytorch_lightning.callbacks import BasePredictionWriter
 from tqdm.auto import tqdm
 
 from sdstylegan.data.boxes import xyxy_to_sdip
-from sdstylegan.data.images import UNREADABLE, LoadedImage, load_image_file, to_rgb
+from sdstylegan.data.images import UNREADABLE, LoadedImage, load_image_file
 from sdstylegan.data.manifest import OK, ManifestRecord
 from sdstylegan.detect.crop import (
     NO_OBJECT,
@@ -33,7 +33,7 @@ from sdstylegan.detect.crop import (
     reject_reason,
 )
 from sdstylegan.detect.detector import Detection
-from sdstylegan.detect.visualize import Overlay
+from sdstylegan.detect.visualize import Overlay, thumbnail
 from sdstylegan.utils.io import atomic_open
 
 
@@ -79,9 +79,7 @@ def _write_png(img: Image.Image, path: Path) -> None:
 
 def overlay_of(det: Detection, path: Path, row: dict[str, Any], patch_size: int) -> Overlay:
     """A thumbnail of the original with the detection, in thumbnail pixels."""
-    with Image.open(path) as im:
-        im.draft("RGB", (512, 512))  # JPEG: decode at reduced size, enough for a thumbnail
-        thumb = to_rgb(ImageOps.exif_transpose(im))  # same orientation as the detector saw
+    thumb = thumbnail(path)
     s = thumb.size[0] / det.orig_size[0]
 
     def scaled(b: Any) -> tuple[float, ...]:

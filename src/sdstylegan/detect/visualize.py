@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageOps
 
 from sdstylegan.data.boxes import Box
+from sdstylegan.data.images import to_rgb
+
+
+def thumbnail(path: str | Path) -> Image.Image:
+    """An RGB picture of the original for a tile, in the orientation the detector saw (EXIF applied);
+    JPEGs decode at reduced DCT scale (≥ 512 px), which is all a 192-px tile needs."""
+    with Image.open(path) as im:
+        im.draft("RGB", (512, 512))
+        return to_rgb(ImageOps.exif_transpose(im))
 
 
 @dataclass
