@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,14 +25,12 @@ import torch
 from omegaconf import OmegaConf
 
 from sdstylegan.distill.truncation import broadcast_ws, multimodal_truncate, render
-from sdstylegan.training.checkpoint import load_generator
-from sdstylegan.utils.io import read_json
+from sdstylegan.training.checkpoint import find_checkpoint, load_generator
 from sdstylegan.utils.pictures import image_grid, save_png
 from sdstylegan.utils.safe_build import LPIPS_TARGETS, build_trusted
 
 TRUNCATIONS = ("mean", "multimodal", "none")
 NOISE_MODES = ("const", "random", "none")
-TRAINING_STAGES = ("train", "train_raw")
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -55,34 +52,6 @@ def parse_seeds(text: str) -> list[int]:
 def seed_latents(seeds: list[int], z_dim: int) -> torch.Tensor:
     """z [N, z_dim] with z_s = RandomState(s).randn(z_dim) (StyleGAN2-ADA's convention)."""
     return torch.from_numpy(np.stack([np.random.RandomState(s).randn(z_dim) for s in seeds])).float()
-
-
-@dataclass
-class Source:
-    """Where the generator comes from: its checkpoint, and the run it belongs to (if known)."""
-
-    checkpoint: Path
-    run_dir: Path | None
-
-
-def find_checkpoint(target: str | Path) -> Source:
-    """A checkpoint file as given, or the latest training checkpoint of a run directory."""
-    target = Path(target)
-    if target.is_file():
-        run = target.parents[2] if len(target.parents) > 2 and (target.parents[2] / "config.yaml").is_file() else None
-        return Source(target, run)
-    if not target.is_dir():
-        raise FileNotFoundError(f"{target}: neither a checkpoint file nor a run directory")
-    for stage in TRAINING_STAGES:
-        done = target / stage / "done.json"
-        if done.is_file():
-            return Source(target / read_json(done)["outputs"]["checkpoint"], target)
-    for stage in TRAINING_STAGES:  # an unfinished run: its last checkpoint so far
-        last = target / stage / "checkpoints" / "last.ckpt"
-        if last.is_file():
-            return Source(last, target)
-    raise FileNotFoundError(f"{target}: no finished {' or '.join(TRAINING_STAGES)} stage and no checkpoints/last.ckpt "
-                            f"in it; train first (python train.py ...) or pass a checkpoint file")
 
 
 def load_centres(path: Path) -> torch.Tensor:

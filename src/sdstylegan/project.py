@@ -24,11 +24,11 @@ import torch
 from tqdm.auto import tqdm
 
 from sdstylegan.data.images import LoadedImage, load_image_file, square_resize
-from sdstylegan.generate import build_lpips, find_checkpoint
+from sdstylegan.generate import build_lpips
 from sdstylegan.invert.inversion import METHODS, invert
 from sdstylegan.invert.projector import SPACES
 from sdstylegan.metrics.lpips import LPIPS
-from sdstylegan.training.checkpoint import load_generator, load_network
+from sdstylegan.training.checkpoint import find_checkpoint, load_generator, load_network
 from sdstylegan.utils.pictures import image_grid, save_png
 
 

@@ -19,9 +19,8 @@ from pathlib import Path
 
 import torch
 
-from sdstylegan.generate import find_checkpoint
 from sdstylegan.interop.nvlabs_networks import export_nvlabs
-from sdstylegan.training.checkpoint import load_network
+from sdstylegan.training.checkpoint import find_checkpoint, load_network
 from sdstylegan.utils.io import atomic_open
 
 NVLABS_CLASS = {

@@ -10,18 +10,20 @@ leaves the previous checkpoint intact.
 
     G = load_generator("outputs/demo/train/checkpoints/last.ckpt")           # G_ema, eval mode
     E = load_network(path, which="E")                                        # the SDIP encoder
+    find_checkpoint("outputs/demo").checkpoint                               # a run dir's latest training checkpoint
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 
-from sdstylegan.utils.io import atomic_open
+from sdstylegan.utils.io import atomic_open, read_json
 from sdstylegan.utils.safe_build import NETWORK_TARGETS, build_trusted
 
 CHECKPOINT_DIR = "checkpoints"
@@ -138,3 +140,36 @@ def checkpoint_damage(path: str | os.PathLike) -> str | None:
     except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError) as e:
         return f"is not a readable torch file ({type(e).__name__}: {e})"
     return None
+
+
+# ---------------------------------------------------------------------------- run directories
+
+TRAINING_STAGES = ("train", "train_raw")
+
+
+@dataclass
+class Source:
+    """Where the generator comes from: its checkpoint, and the run it belongs to (if known)."""
+
+    checkpoint: Path
+    run_dir: Path | None
+
+
+def find_checkpoint(target: str | Path) -> Source:
+    """A checkpoint file as given, or the latest training checkpoint of a run directory."""
+    target = Path(target)
+    if target.is_file():
+        run = target.parents[2] if len(target.parents) > 2 and (target.parents[2] / "config.yaml").is_file() else None
+        return Source(target, run)
+    if not target.is_dir():
+        raise FileNotFoundError(f"{target}: neither a checkpoint file nor a run directory")
+    for stage in TRAINING_STAGES:
+        done = target / stage / "done.json"
+        if done.is_file():
+            return Source(target / read_json(done)["outputs"]["checkpoint"], target)
+    for stage in TRAINING_STAGES:  # an unfinished run: its last checkpoint so far
+        last = target / stage / "checkpoints" / "last.ckpt"
+        if last.is_file():
+            return Source(last, target)
+    raise FileNotFoundError(f"{target}: no finished {' or '.join(TRAINING_STAGES)} stage and no checkpoints/last.ckpt "
+                            f"in it; train first (python train.py ...) or pass a checkpoint file")

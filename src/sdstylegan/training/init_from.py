@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from sdstylegan.training.checkpoint import load_checkpoint
+from sdstylegan.training.checkpoint import find_checkpoint, load_checkpoint
 from sdstylegan.utils.logging import get_logger
 
 log = get_logger(__name__)
@@ -27,8 +27,6 @@ def source_state(source: str | os.PathLike) -> dict[str, dict[str, torch.Tensor]
     """network name → state dict of a training checkpoint, a run directory (its latest) or an NVlabs pickle."""
     path = Path(source).expanduser()
     if path.is_dir():
-        from sdstylegan.generate import find_checkpoint
-
         path = find_checkpoint(path).checkpoint
     if not path.is_file():
         raise FileNotFoundError(f"training.init_from={source}: no such checkpoint, run directory or .pkl")
