@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from sdstylegan.data.boxes import sdip_to_xyxy
-from sdstylegan.data.demo import MODES, OUTLIER_KINDS, render_demo_image
+from sdstylegan.data.demo import MODES, OUTLIER_KINDS, DemoStyle, render_demo_image
 from sdstylegan.data.demo_stage import generate_demo_dataset
 from sdstylegan.data.manifest import read_manifest
 
@@ -54,6 +54,33 @@ def test_boxes_lie_in_frame_with_plausible_size():
         x0, y0, x1, y1 = d.boxes[0]
         assert 0 <= x0 < x1 <= 128 and 0 <= y0 < y1 <= 128
         assert 0.02 < (x1 - x0) * (y1 - y0) / 128**2 < 0.9
+
+
+def test_style_default_is_the_default_scene_and_its_knobs_act():
+    a = [np.asarray(render_demo_image(5, i, 64).image) for i in range(6)]
+    b = [np.asarray(render_demo_image(5, i, 64, style=DemoStyle()).image) for i in range(6)]
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    small = [render_demo_image(5, i, 64, outlier_fraction=0.0, style=DemoStyle((0.3, 0.35))) for i in range(8)]
+    large = [render_demo_image(5, i, 64, outlier_fraction=0.0, style=DemoStyle((0.65, 0.7))) for i in range(8)]
+
+    def area(d):
+        x0, y0, x1, y1 = d.boxes[0]
+        return (x1 - x0) * (y1 - y0)
+
+    assert all(area(s) < area(t) for s, t in zip(small, large))
+    assert all(0 <= v <= 64 for d in large for v in d.boxes[0])  # the largest gourds still fit the frame
+
+    def roughness(img):  # mean absolute difference of neighbouring pixels: texture and clutter edges
+        x = np.asarray(img, dtype=np.float32)
+        return float(np.abs(np.diff(x, axis=1)).mean())
+
+    busy = [render_demo_image(6, i, 64, outlier_fraction=1.0) for i in range(40)]
+    calm = [render_demo_image(6, i, 64, outlier_fraction=1.0, style=DemoStyle(clutter=0.0)) for i in range(40)]
+    pairs = [(b, c) for b, c in zip(busy, calm) if b.outlier_kind == "no_subject"]
+    assert pairs and all(roughness(c.image) < roughness(b.image) for b, c in pairs)
+    for bad in (DemoStyle((0.5, 0.4)), DemoStyle((0.2, 0.75)), DemoStyle(clutter=1.5)):
+        with pytest.raises(ValueError, match="subject_scale|clutter"):
+            render_demo_image(0, 0, 32, style=bad)
 
 
 def test_bad_values_are_refused():

@@ -28,6 +28,23 @@ class DemoImage:
     outlier_kind: str | None = None
 
 
+@dataclass(frozen=True)
+class DemoStyle:
+    """How the scenes look: `subject_scale` = range of a single gourd's height as a fraction of the frame
+    (the default is a loosely framed photo; ~0.55–0.7 looks like a detector's crop), `clutter` in [0, 1] =
+    background busyness. Outliers keep their definitions (several small gourds, graphics, blur/noise)."""
+
+    subject_scale: tuple[float, float] = (0.35, 0.65)
+    clutter: float = 1.0
+
+    def check(self) -> None:
+        lo, hi = (float(v) for v in self.subject_scale)
+        if not 0.1 <= lo <= hi <= 0.7:
+            raise ValueError(f"dataset.subject_scale must satisfy 0.1 ≤ low ≤ high ≤ 0.7, got {list(self.subject_scale)}")
+        if not 0.0 <= float(self.clutter) <= 1.0:
+            raise ValueError(f"dataset.clutter must lie in [0, 1], got {self.clutter}")
+
+
 # ---------------------------------------------------------------------------- background
 
 
@@ -37,8 +54,12 @@ def _smooth_noise(rng: np.random.Generator, size: int, cells: int) -> np.ndarray
     return np.asarray(Image.fromarray(grid, "F").resize((size, size), Image.Resampling.BICUBIC))
 
 
-def _background(rng: np.random.Generator, size: int) -> np.ndarray:
-    """A muted gradient with multi-scale texture, a table edge and random clutter; float RGB in [0, 255]."""
+def _background(rng: np.random.Generator, size: int, clutter: float = 1.0) -> np.ndarray:
+    """A muted gradient with multi-scale texture, a table edge and random clutter; float RGB in [0, 255].
+
+    `clutter` in [0, 1] scales the texture amplitude and the opacity of the table edge and clutter shapes
+    (1 = the default busy scene, 0 = a plain gradient); the random draws are the same for any value.
+    """
     c0, c1 = rng.uniform(40, 200, 3), rng.uniform(40, 200, 3)
     t = np.linspace(0, 1, size, dtype=np.float32)
     angle = rng.uniform(0, np.pi)
@@ -46,15 +67,15 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     ramp -= ramp.min()
     img = c0 * (1 - ramp[..., None]) + c1 * ramp[..., None]
     tex = sum(w * (_smooth_noise(rng, size, c) - 0.5) for w, c in ((60, 4), (35, 12), (20, 40)))
-    img += tex[..., None] * rng.uniform(0.6, 1.2, 3)
+    img += clutter * tex[..., None] * rng.uniform(0.6, 1.2, 3)
     canvas = Image.fromarray(np.clip(img, 0, 255).astype(np.uint8), "RGB")
     draw = ImageDraw.Draw(canvas, "RGBA")
     if rng.random() < 0.7:  # a table edge: the lower part in another tone
         y = int(rng.uniform(0.45, 0.85) * size)
         col = tuple(int(v) for v in rng.uniform(30, 180, 3))
-        draw.rectangle([0, y, size, size], fill=col + (int(rng.uniform(120, 230)),))
+        draw.rectangle([0, y, size, size], fill=col + (int(clutter * rng.uniform(120, 230)),))
     for _ in range(int(rng.integers(4, 12))):  # clutter
-        col = tuple(int(v) for v in rng.uniform(20, 235, 3)) + (int(rng.uniform(60, 200)),)
+        col = tuple(int(v) for v in rng.uniform(20, 235, 3)) + (int(clutter * rng.uniform(60, 200)),)
         x0, y0 = rng.uniform(-0.1, 1.0, 2) * size
         w, h = rng.uniform(0.05, 0.4, 2) * size
         kind = rng.integers(3)
@@ -170,17 +191,17 @@ def _scale_box(box: tuple[int, int, int, int], resolution: int) -> tuple[int, in
     return (int(np.floor(x0)), int(np.floor(y0)), min(int(np.ceil(x1)), resolution), min(int(np.ceil(y1)), resolution))
 
 
-def _gourd_scene(rng: np.random.Generator, resolution: int, modes: list[int]) -> tuple[np.ndarray, list]:
+def _gourd_scene(rng: np.random.Generator, resolution: int, modes: list[int], style: DemoStyle) -> tuple[np.ndarray, list]:
     """One gourd per entry of `modes` on a background; their boxes in output pixels."""
     size = resolution * _SS
     n = len(modes)
-    canvas = _background(rng, size)
+    canvas = _background(rng, size, style.clutter)
     boxes = []
     for m in modes:
         # Height s, kept inside the frame with the straw (which reaches ≈ 0.85 s above the centre).
-        s = rng.uniform(0.35, 0.65) * size if n == 1 else rng.uniform(0.22, 0.4) * size
-        cx = rng.uniform(0.45 * s, size - 0.45 * s)
-        cy = rng.uniform(0.88 * s, size - 0.55 * s)
+        s = rng.uniform(*style.subject_scale) * size if n == 1 else rng.uniform(0.22, 0.4) * size
+        cx = rng.uniform(0.45 * s, max(size - 0.45 * s, 0.45 * s))
+        cy = rng.uniform(0.88 * s, max(size - 0.55 * s, 0.88 * s))  # a gourd of 0.7·size just fits
         box = _draw_gourd(rng, canvas, m, cx, cy, s)
         if box[2] > box[0]:
             boxes.append(_scale_box(box, resolution))
@@ -204,8 +225,11 @@ def _graphic(rng: np.random.Generator, resolution: int) -> Image.Image:
     return img.resize((resolution, resolution), Image.Resampling.LANCZOS)
 
 
-def render_demo_image(seed: int, index: int, resolution: int = 128, outlier_fraction: float = 0.15) -> DemoImage:
+def render_demo_image(seed: int, index: int, resolution: int = 128, outlier_fraction: float = 0.15,
+                      style: DemoStyle | None = None) -> DemoImage:
     """Render image `index` of the demo set for `seed`; the same arguments always give the same pixels."""
+    style = style or DemoStyle()
+    style.check()
     if not 0.0 <= outlier_fraction <= 1.0:
         raise ValueError(f"dataset.outlier_fraction must lie in [0, 1], got {outlier_fraction}")
     if resolution < 16:
@@ -214,18 +238,18 @@ def render_demo_image(seed: int, index: int, resolution: int = 128, outlier_frac
     is_outlier = rng.random() < outlier_fraction
     mode = int(rng.integers(len(MODES)))
     if not is_outlier:
-        canvas, boxes = _gourd_scene(rng, resolution, [mode])
+        canvas, boxes = _gourd_scene(rng, resolution, [mode], style)
         return DemoImage(_finish(rng, canvas, resolution), boxes, mode, None)
     kind = OUTLIER_KINDS[int(rng.integers(len(OUTLIER_KINDS)))]
     if kind == "no_subject":
-        return DemoImage(_finish(rng, _background(rng, resolution * _SS), resolution), [], None, kind)
+        return DemoImage(_finish(rng, _background(rng, resolution * _SS, style.clutter), resolution), [], None, kind)
     if kind == "multi_subject":
         n = int(rng.integers(2, 5))
-        canvas, boxes = _gourd_scene(rng, resolution, [int(m) for m in rng.integers(len(MODES), size=n)])
+        canvas, boxes = _gourd_scene(rng, resolution, [int(m) for m in rng.integers(len(MODES), size=n)], style)
         return DemoImage(_finish(rng, canvas, resolution), boxes, None, kind)
     if kind == "graphic":
         return DemoImage(_graphic(rng, resolution), [], None, kind)
-    canvas, boxes = _gourd_scene(rng, resolution, [mode])
+    canvas, boxes = _gourd_scene(rng, resolution, [mode], style)
     img = _finish(rng, canvas, resolution)
     if rng.random() < 0.5:
         img = img.filter(ImageFilter.GaussianBlur(radius=rng.uniform(0.04, 0.08) * resolution))

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sdstylegan.data.boxes import xyxy_to_sdip
-from sdstylegan.data.demo import MODES, OUTLIER_KINDS, render_demo_image
+from sdstylegan.data.demo import MODES, OUTLIER_KINDS, DemoStyle, render_demo_image
 from sdstylegan.data.manifest import ManifestRecord, write_manifest
 from sdstylegan.pipeline.context import StageContext
 from sdstylegan.utils.io import atomic_open, write_json
@@ -26,11 +26,11 @@ from sdstylegan.utils.logging import get_logger
 log = get_logger(__name__)
 
 
-def _render_one(args: tuple[int, int, int, float, str]) -> dict[str, Any]:
+def _render_one(args: tuple[int, int, int, float, str, DemoStyle]) -> dict[str, Any]:
     """Render (or reuse) one image; return its ground-truth row. Runs in a worker process."""
-    seed, index, resolution, outlier_fraction, images_dir = args
+    seed, index, resolution, outlier_fraction, images_dir, style = args
     path = Path(images_dir) / f"{index:06d}.png"
-    demo = render_demo_image(seed, index, resolution, outlier_fraction)
+    demo = render_demo_image(seed, index, resolution, outlier_fraction, style)
     if path.exists():
         data = path.read_bytes()
     else:
@@ -58,14 +58,17 @@ def generate_demo_dataset(
     resolution: int = 128,
     outlier_fraction: float = 0.15,
     num_workers: int = 0,
+    style: DemoStyle | None = None,
 ) -> dict[str, Any]:
     """Render `num_images` demo images into `out_dir`; write manifest, ground truth and info."""
     if num_images < 1:
         raise ValueError(f"dataset.num_images must be at least 1, got {num_images}")
+    style = style or DemoStyle()
+    style.check()
     out_dir = Path(out_dir)
     images_dir = out_dir / "images"
     images_dir.mkdir(parents=True, exist_ok=True)
-    jobs = [(seed, i, resolution, outlier_fraction, str(images_dir)) for i in range(num_images)]
+    jobs = [(seed, i, resolution, outlier_fraction, str(images_dir), style) for i in range(num_images)]
     workers = num_workers if num_workers > 0 else min(os.cpu_count() or 1, 8)
     if workers > 1 and num_images >= 64:
         with ProcessPoolExecutor(workers) as pool:
@@ -82,7 +85,8 @@ def generate_demo_dataset(
     kinds = Counter(r["outlier_kind"] for r in rows if r["outlier"])
     modes = Counter(r["mode_name"] for r in rows if not r["outlier"])
     info = {"num_images": num_images, "seed": seed, "resolution": resolution,
-            "outlier_fraction": outlier_fraction, "num_outliers": sum(kinds.values()),
+            "outlier_fraction": outlier_fraction, "subject_scale": list(style.subject_scale),
+            "clutter": style.clutter, "num_outliers": sum(kinds.values()),
             "outlier_kinds": dict(kinds), "modes": list(MODES), "inlier_mode_counts": dict(modes),
             "outlier_kind_names": list(OUTLIER_KINDS)}
     write_json(out_dir / "info.json", info)
@@ -94,8 +98,10 @@ def run_demo_data(ctx: StageContext) -> dict[str, Any]:
     d = ctx.cfg.dataset
     if d.get("name") != "demo":
         raise ValueError(f"stage demo_data needs dataset=demo, but dataset.name is {d.get('name')!r}")
+    style = DemoStyle(tuple(float(v) for v in d.get("subject_scale", DemoStyle.subject_scale)),
+                      float(d.get("clutter", DemoStyle.clutter)))
     info = generate_demo_dataset(ctx.stage_dir, int(d.num_images), int(d.seed), int(d.get("image_size") or d.resolution),
-                                 float(d.outlier_fraction), int(d.get("num_workers", 0)))
+                                 float(d.outlier_fraction), int(d.get("num_workers", 0)), style)
     log.info("demo data: %d images at %d² (%d outliers: %s) in %s", info["num_images"], info["resolution"],
              info["num_outliers"], info["outlier_kinds"], ctx.stage_dir)
     return {"manifest": ctx.relative(ctx.stage_dir / "manifest.jsonl"),

@@ -77,8 +77,8 @@ def build_trainer(cfg: DictConfig, stage_dir: Path, loggers: list[Any], **overri
     return instantiate(cfg.trainer, **kwargs)
 
 
-def train_generator(ctx: StageContext, encoder: bool) -> dict[str, Any]:
-    """Train (or resume) StyleGAN2 on `ctx.latest("manifest")`; return the stage outputs."""
+def train_generator(ctx: StageContext, encoder: bool, manifest: Path | None = None) -> dict[str, Any]:
+    """Train (or resume) StyleGAN2 on `manifest` (default `ctx.latest("manifest")`); return the stage outputs."""
     cfg = ctx.cfg
     check_config(cfg)
     last = ctx.stage_dir / CHECKPOINT_DIR / LAST
@@ -92,7 +92,8 @@ def train_generator(ctx: StageContext, encoder: bool) -> dict[str, Any]:
     batch = int(cfg.training.batch_size)
     if batch % world:
         raise ValueError(f"training.batch_size={batch} is not divisible by the {world} processes of this run")
-    inner = instantiate(cfg.dataset.datamodule, manifest_path=str(ctx.path(ctx.latest("manifest"))),
+    manifest = manifest or ctx.path(ctx.latest("manifest"))
+    inner = instantiate(cfg.dataset.datamodule, manifest_path=str(manifest),
                         batch_size=batch // world)
     data = TrainingDataModule(inner, seed=int(cfg.seed), min_images=batch)
     module = StyleGAN2Module(OmegaConf.to_container(cfg.model, resolve=True),
