@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--labels", help="labels: auto (default), none, or a .csv / ground_truth.jsonl file")
     p.add_argument("--config", default="default", help="cluster_bench config: default | standin")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    args = p.parse_args(argv)
+    args = p.parse_intermixed_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="[%(name)s][%(levelname)s] %(message)s")
     from sdstylegan.cluster_bench.bench import run_benchmark
 
