@@ -39,7 +39,7 @@ def test_labelled_folder_all_algorithms_with_run_networks(make_cfg, tmp_path):
     ckpt = tiny_checkpoint(tmp_path / "last.ckpt")
     out = tmp_path / "out"
     report = run_benchmark(
-        bench_cfg(make_cfg, "pixels,inception,E,D"),
+        bench_cfg(make_cfg, "pixels,inception,E,D", "cluster_bench.k_curve=false"),
         images,
         out,
         tmp_path / "cache",
@@ -70,7 +70,9 @@ def test_labelled_folder_all_algorithms_with_run_networks(make_cfg, tmp_path):
     assert all((out / p).is_file() for p in report["pictures"])
     # a second run reads every encoder's features from the cache
     again = run_benchmark(
-        bench_cfg(make_cfg, "pixels,inception,E,D", "cluster_bench.pictures=none"),
+        bench_cfg(
+            make_cfg, "pixels,inception,E,D", "cluster_bench.pictures=none", "cluster_bench.k_curve=false"
+        ),
         images,
         tmp_path / "out2",
         tmp_path / "cache",
