@@ -69,21 +69,24 @@ class TimmEncoder(_ViTFeatures):
         pretrained: bool = True,  # false → random stand-in, labelled _standin
         img_size: int = 224,  # network input size
         model_kwargs: Mapping[str, Any] | None = None,  # passed to timm.create_model (e.g. depth for demos)
+        seed: int = 0,  # initialisation of a stand-in (pretrained=false)
     ):
         super().__init__()
         from sdstylegan.utils.weights import create_timm_model
 
         self.name, self.img_size = str(name), int(img_size)
-        self.net = create_timm_model(
-            model,
-            config_key=f"cluster_bench.encoders.{name}.weights",
-            pretrained=pretrained,
-            weights_file=weights,
-            hint=f"The {name} encoder is the timm model '{model}'.",
-            num_classes=0,
-            img_size=self.img_size,
-            **dict(model_kwargs or {}),
-        )
+        with torch.random.fork_rng(devices=[]):  # a stand-in's weights: the same in every process
+            torch.manual_seed(int(seed))
+            self.net = create_timm_model(
+                model,
+                config_key=f"cluster_bench.encoders.{name}.weights",
+                pretrained=pretrained,
+                weights_file=weights,
+                hint=f"The {name} encoder is the timm model '{model}'.",
+                num_classes=0,
+                img_size=self.img_size,
+                **dict(model_kwargs or {}),
+            )
         cfg = getattr(self.net, "pretrained_cfg", None) or {}
         self._setup(
             model,
@@ -104,12 +107,17 @@ class DinoViTEncoder(_ViTFeatures):
         pretrained: bool = True,  # false → random stand-in, labelled _standin
         img_size: int = 224,
         model_kwargs: Mapping[str, Any] | None = None,
+        seed: int = 0,  # initialisation of a stand-in (pretrained=false)
     ):
         super().__init__()
         from sdstylegan.detect.backbone import build_vit
 
         self.name, self.img_size = str(name), int(img_size)
-        self.net = build_vit(arch, weights, pretrained, img_size=self.img_size, **dict(model_kwargs or {}))
+        with torch.random.fork_rng(devices=[]):  # a stand-in's weights: the same in every process
+            torch.manual_seed(int(seed))
+            self.net = build_vit(
+                arch, weights, pretrained, img_size=self.img_size, **dict(model_kwargs or {})
+            )
         self._setup(arch, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), standin=not pretrained)
 
 
