@@ -128,3 +128,42 @@ def test_bad_proof_values_stop_the_run_before_its_first_stage(make_cfg):
     assert "proof.num_samples=1: must be an integer ≥ 2" in text and "proof.psis=[0.5, 1.5]" in text
     assert "proof.classifier.holdout=1: must be a number in (0, 1)" in text
     assert not (Path(cfg.paths.run_dir) / "demo_data").exists()
+
+
+@pytest.mark.slow
+def test_reduced_proof_run_detects_outliers_well_above_chance(make_cfg):
+    """demo_proof's training, shortened (1,000 images, 8 kimg, ~4 min on 2 cores): the self-filter's AUROC
+    against the planted outliers is well above chance, and shuffled or inverted scores would fail the bound."""
+    import numpy as np
+
+    from sdstylegan.distill.ground_truth import auroc
+
+    cfg = make_cfg(
+        [
+            "experiment=demo_proof",
+            "dataset.num_images=1000",
+            "training.total_kimg=8",
+            "trainer.enable_progress_bar=false",
+            "print_config=false",
+            "pipeline.stages=[demo_data,crop,train_raw,self_filter]",
+        ]
+    )
+    outs = run_from_config(cfg)
+    run = Path(cfg.paths.run_dir)
+    report = json.loads((run / outs["self_filter"]["report"]).read_text())
+    det = report["ground_truth_detection_standin"]
+    a = det["methods"]["filter_score_standin"]["auroc"]
+    # the null: AUROC of random scores on these labels has sd √((n₁ + n₀ + 1) / (12 n₁ n₀)) ≈ 0.026
+    n1, n0 = det["outliers"], det["matched"] - det["outliers"]
+    sd = ((n1 + n0 + 1) / (12 * n1 * n0)) ** 0.5
+    assert a >= 0.5 + 3 * sd, (a, sd)
+    truth = {
+        t["id"]: t
+        for t in map(json.loads, (run / outs["demo_data"]["ground_truth"]).read_text().splitlines())
+    }
+    recs = [r for r in read_manifest(run / outs["self_filter"]["manifest"]) if r.filter_score is not None]
+    scores = np.array([r.filter_score for r in recs])
+    labels = [bool(truth[r.id]["outlier"]) for r in recs]
+    assert auroc(scores, labels) == pytest.approx(a)  # the report scores the manifest's rows
+    assert auroc(-scores, labels) < 0.5 - 3 * sd  # inverted scores fail
+    assert abs(auroc(np.random.default_rng(0).permutation(scores), labels) - 0.5) < 3 * sd  # shuffled: chance

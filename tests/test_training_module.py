@@ -259,3 +259,22 @@ if __name__ == "__main__":
     import sys
 
     _ddp_worker(*sys.argv[1:4])
+
+
+@pytest.mark.parametrize("update_generator", [True, False])
+def test_encoder_terms_reach_g_only_when_update_generator(make_cfg, manifest, tmp_path, update_generator):
+    """One step with tiny vs huge reconstruction weights: G ends equal when E trains alone, differs when joint;
+    E learns in both cases."""
+    after = []
+    for weight in (1e-3, 1e3):
+        torch.manual_seed(0)
+        t = training_cfg(make_cfg, "training.total_kimg=0.004", "training.encoder.lambda_lpips=0",
+                         f"training.encoder.lambda_l1={weight}", f"training.encoder.lambda_w={weight}",
+                         f"training.encoder.update_generator={update_generator}")
+        module = StyleGAN2Module(tiny_model(), t, encoder=True)
+        e0 = params(module.E)
+        make_trainer(tmp_path / f"{update_generator}{weight}").fit(module, datamodule=make_data(manifest))
+        assert any(not torch.equal(e0[k], v) for k, v in params(module.E).items()), "E did not change"
+        after.append(params(module.G))
+    same = all(torch.equal(after[0][k], after[1][k]) for k in after[0])
+    assert same != update_generator

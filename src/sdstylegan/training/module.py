@@ -56,6 +56,7 @@ class StyleGAN2Module(pl.LightningModule):
         loss_cfg = dict(t.get("loss") or {})
         loss_cfg["r1_gamma"] = _auto(t.get("r1_gamma"), auto_r1_gamma(self.resolution, self.batch_size))
         enc = dict(t.get("encoder") or {})
+        self.encoder_updates_g = bool(enc.get("update_generator", True))
         for key in ("lambda_w", "lambda_l1", "lambda_lpips"):
             if key in enc:
                 loss_cfg[key] = enc[key]
@@ -150,18 +151,23 @@ class StyleGAN2Module(pl.LightningModule):
         G, D, E, aug = self.G, self.D, self.E, self.augment
         logs: dict[str, torch.Tensor] = {}
 
+        joint = E is not None and self.encoder_updates_g  # reconstruction terms also train G
+
         def g_main(x, z):
             out = self.loss.g_main(G, D, z, aug)
-            if E is not None:
+            if joint:
                 enc = self.loss.encoder_terms(G, E, z, x)
                 out = {**out, **{f"enc_{k}": v for k, v in enc.items() if k != "loss"},
                        "loss": out["loss"] + enc["loss"]}
             return out
 
-        g_opts = [opt_g] + ([opt_e] if opt_e is not None else [])
-        g_mods = [G] + ([E] if E is not None else [])
+        g_opts = [opt_g] + ([opt_e] if joint else [])
+        g_mods = [G] + ([E] if joint else [])
         s = self._phase("Gmain", g_opts, g_mods, chunks, g_main)
         logs["train/loss_g"] = s["loss"]
+        if E is not None and not joint:  # E alone inverts the current G (G frozen in this phase)
+            e = self._phase("Emain", [opt_e], [E], chunks, lambda x, z: self.loss.encoder_terms(G, E, z, x))
+            s = {**s, **{f"enc_{k}": v for k, v in e.items()}}
         for k in ("enc_loss_w", "enc_l1", "enc_lpips"):
             if k in s:
                 logs[f"train/{k[4:]}"] = s[k]
