@@ -18,6 +18,10 @@ def _claim(holds: bool | None, figure: str) -> dict[str, Any]:
     return {"holds": bool(holds), "figure": figure}
 
 
+def _r(v: float | None) -> str:
+    return "–" if v is None else f"{v:.3f}"
+
+
 def judge_claims(report: dict[str, Any], sfx: str = "", psi: float = 0.5) -> dict[str, dict[str, Any]]:
     """Evaluate each claim on `report` (the proof stage's); a claim whose figure is missing does not hold."""
     claims: dict[str, dict[str, Any]] = {}
@@ -26,21 +30,27 @@ def judge_claims(report: dict[str, Any], sfx: str = "", psi: float = 0.5) -> dic
     sdip = next((v for k, v in methods.items() if k.startswith("filter_score")), None)
     if sdip is not None:
         a = sdip.get("auroc")
-        claims["self_filter_auroc"] = _claim(a is not None and a >= AUROC_MIN, f"AUROC {a} (≥ {AUROC_MIN})")
+        claims["self_filter_auroc"] = _claim(
+            a is not None and a >= AUROC_MIN, f"AUROC {_r(a)} (≥ {AUROC_MIN})"
+        )
         p, base = sdip.get("removed_precision"), det.get("outlier_base_rate")
         ok = p is not None and base is not None and p >= PRECISION_FACTOR * base
-        claims["removed_precision"] = _claim(ok, f"precision {p} vs base rate {base} (≥ {PRECISION_FACTOR}×)")
+        claims["removed_precision"] = _claim(
+            ok, f"precision {_r(p)} vs base rate {_r(base)} (≥ {PRECISION_FACTOR:g}×)"
+        )
         best = max(
             ((k, v.get("auroc")) for k, v in methods.items() if k != "random" and v.get("auroc") is not None),
             key=lambda kv: kv[1],
             default=(None, None),
         )
         claims["sdip_best_detector"] = _claim(
-            best[0] is not None and best[0].startswith("filter_score"), f"highest AUROC: {best[0]} {best[1]}"
+            best[0] is not None and best[0].startswith("filter_score"),
+            f"highest AUROC: {best[0]} {_r(best[1])}",
         )
     rnd = (methods.get("random") or {}).get("draw", {}).get("auroc")
     claims["random_at_chance"] = _claim(
-        rnd is not None and abs(rnd - 0.5) <= CHANCE_BAND, f"random-removal AUROC {rnd} (0.5 ± {CHANCE_BAND})"
+        rnd is not None and abs(rnd - 0.5) <= CHANCE_BAND,
+        f"random-removal AUROC {_r(rnd)} (0.5 ± {CHANCE_BAND})",
     )
     row = (report.get(f"coverage{sfx}") or {}).get(f"psi_{psi:g}")
     if row:

@@ -9,6 +9,11 @@ def _f(v: Any, digits: int = 3) -> str:
     return "–" if v is None else f"{v:.{digits}f}" if isinstance(v, float) else str(v)
 
 
+def _g(v: Any) -> str:
+    """Three significant digits: stand-in FIDs live on tiny scales."""
+    return "–" if v is None else f"{v:.3g}"
+
+
 def _detection(det: dict[str, Any]) -> list[str]:
     kinds = sorted(det.get("outliers_by_kind") or {})
     head = (
@@ -58,6 +63,11 @@ def proof_markdown(report: dict[str, Any], sfx: str = "") -> str:
         "",
     ]
     out += _detection(sf.get("detection") or {})
+    by_mode = sf.get("removed_share_by_mode") or {}
+    if by_mode:
+        out.append(
+            "\nInliers removed, by planted mode: " + ", ".join(f"{m} {_f(v)}" for m, v in by_mode.items()) + "."
+        )
     rec = report["cluster"].get("mode_recovery") or {}
     out += [
         "",
@@ -87,8 +97,8 @@ def proof_markdown(report: dict[str, Any], sfx: str = "") -> str:
     for stage, g in report[f"generators{sfx}"].items():
         fid = g[f"fid{sfx}"]
         out.append(
-            f"| {stage} | {g['trained_on']} | {g['images']} | {_f(g['kimg'])} | {_f(fid['all'], 2)} | "
-            f"{_f(fid['inliers'], 2)} | " + " | ".join(_f(s) for s in g["modes"]["shares"]) + " |"
+            f"| {stage} | {g['trained_on']} | {g['images']} | {_f(g['kimg'])} | {_g(fid['all'])} | "
+            f"{_g(fid['inliers'])} | " + " | ".join(_f(s) for s in g["modes"]["shares"]) + " |"
         )
     real = report["real_inlier_modes"]
     out.append(
@@ -108,6 +118,6 @@ def proof_markdown(report: dict[str, Any], sfx: str = "") -> str:
             out.append(
                 f"| {psi[4:]} | {name} | {r['modes_covered']} | {_f(r['entropy'])} | {_f(r['min_share'])} | "
                 + " | ".join(_f(s) for s in r["shares"])
-                + f" | {_f(r['fid']['inliers'], 2)} |"
+                + f" | {_g(r['fid']['inliers'])} |"
             )
     return "\n".join(out) + "\n"

@@ -191,7 +191,7 @@ def _run_proof(ctx: StageContext) -> dict[str, Any]:
             x = render(G, torch.cat([G.mapping(zb) for zb in z.split(batch)]), batch)
         generators[stage] = {
             "trained_on": what,
-            "images": ctx.inputs[stage].get("images"),
+            "images": ctx.inputs[stage].get("images", ctx.inputs.get("self_filter", {}).get("kept")),
             "kimg": ctx.inputs[stage].get("kimg"),
             f"fid{sfx}": fid_to(x),
             "modes": mode_shares(classify(x), len(MODES), min_share),
@@ -245,7 +245,9 @@ def _run_proof(ctx: StageContext) -> dict[str, Any]:
     }
     report["claims"] = judge_claims(report, sfx)
 
-    scores = {r.id: float(r.filter_score) for r in _scored_records(ctx)}
+    scored_records = _scored_records(ctx)
+    scores = {r.id: float(r.filter_score) for r in scored_records}
+    report["self_filter"]["removed_share_by_mode"] = _removed_by_mode(scored_records, truth)
     save_png(
         _reconstruction_picture(ctx, ds, scores, truth, int(pcfg.grid_size) // 2, device),
         ctx.stage_dir / "recon_by_kind.png",
@@ -285,3 +287,15 @@ def _scored_records(ctx: StageContext) -> list[Any]:
         for r in read_manifest(ctx.path(ctx.latest("manifest", "self_filter")))
         if r.filter_score is not None
     ]
+
+
+def _removed_by_mode(records: list[Any], truth: dict[str, Any]) -> dict[str, float]:
+    """Share of each planted mode's inliers that the self-filter removed (a filter may thin out a whole mode)."""
+    total: dict[str, int] = {}
+    removed: dict[str, int] = {}
+    for r in records:
+        t = truth.get(r.id)
+        if t and not t.get("outlier") and t.get("mode_name"):
+            total[t["mode_name"]] = total.get(t["mode_name"], 0) + 1
+            removed[t["mode_name"]] = removed.get(t["mode_name"], 0) + (r.kept is False)
+    return {m: removed[m] / total[m] for m in MODES if total.get(m)}
