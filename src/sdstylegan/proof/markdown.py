@@ -66,7 +66,9 @@ def proof_markdown(report: dict[str, Any], sfx: str = "") -> str:
     by_mode = sf.get("removed_share_by_mode") or {}
     if by_mode:
         out.append(
-            "\nInliers removed, by planted mode: " + ", ".join(f"{m} {_f(v)}" for m, v in by_mode.items()) + "."
+            "\nInliers removed, by planted mode: "
+            + ", ".join(f"{m} {_f(v)}" for m, v in by_mode.items())
+            + "."
         )
     rec = report["cluster"].get("mode_recovery") or {}
     out += [

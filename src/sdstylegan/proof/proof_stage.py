@@ -180,12 +180,13 @@ def _run_proof(ctx: StageContext) -> dict[str, Any]:
     num, min_share = int(pcfg.num_samples), float(pcfg.min_share)
 
     generators: dict[str, Any] = {}
+    loaded: dict[str, Any] = {}
     sample_seed = derive_seed(seed, "proof", "samples")
     for stage, what in GENERATORS.items():
         key = "checkpoint" if stage == "train" else "subset_checkpoint"
         if stage not in ctx.inputs:
             continue
-        G = load_generator(ctx.path(ctx.latest(key, stage)), map_location=device).eval()
+        G = loaded[stage] = load_generator(ctx.path(ctx.latest(key, stage)), map_location=device).eval()
         z = torch.randn(num, G.z_dim, generator=torch.Generator().manual_seed(sample_seed)).to(device)
         with torch.no_grad():
             x = render(G, torch.cat([G.mapping(zb) for zb in z.split(batch)]), batch)
@@ -197,7 +198,10 @@ def _run_proof(ctx: StageContext) -> dict[str, Any]:
             "modes": mode_shares(classify(x), len(MODES), min_share),
         }
 
-    G = load_generator(ctx.path(ctx.latest("checkpoint", "train")), map_location=device).eval()
+    G = (
+        loaded.get("train")
+        or load_generator(ctx.path(ctx.latest("checkpoint", "train")), map_location=device).eval()
+    )
     centres = torch.load(ctx.path(ctx.latest("centres", "cluster")), map_location="cpu", weights_only=True)[
         "centres"
     ]

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from sdstylegan.data.manifest import ManifestRecord, read_manifest
+from sdstylegan.data.manifest import OK, ManifestRecord, read_manifest
 from sdstylegan.distill.records import write_rebased
 from sdstylegan.pipeline.context import StageContext
 from sdstylegan.utils.logging import get_logger
@@ -30,7 +30,7 @@ def subset_records(records: list[ManifestRecord], subset: str, seed: int) -> tup
     uniformly (seeded); `all` keeps every scored image. Returns the records and the kept count."""
     if subset not in SUBSETS:
         raise ValueError(f"subset must be one of {list(SUBSETS)}, got {subset!r}")
-    scored = [i for i, r in enumerate(records) if r.status == "ok" and r.kept is not None]
+    scored = [i for i, r in enumerate(records) if r.status == OK and r.kept is not None]
     if not scored:
         raise ValueError("no record carries a self-filter decision (`kept`); run self_filter first")
     target = sum(1 for i in scored if records[i].kept) if subset == "random" else len(scored)
