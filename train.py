@@ -1,8 +1,8 @@
 """sdstylegan entry point: compose the Hydra config and run the pipeline stages it lists.
 
-    python train.py experiment=demo                      # offline demo on CPU
-    python train.py experiment=yerba_mate trainer=ddp trainer.devices=4
-    python train.py -m experiment=demo dataset.num_images=200,400   # one run dir per job
+python train.py experiment=demo                      # offline demo on CPU
+python train.py experiment=yerba_mate trainer=ddp trainer.devices=4
+python train.py -m experiment=demo dataset.num_images=200,400   # one run dir per job
 """
 
 import hydra

@@ -34,7 +34,7 @@ from PIL import Image
 def make_images(n: int, out: Path, size=(320, 240), seed: int = 0) -> None:
     """N distinct photo-like JPEGs (smooth gradient + noise), ~15–25 KB each."""
     out.mkdir(parents=True, exist_ok=True)
-    yy, xx = np.mgrid[0:size[1], 0:size[0]].astype(np.float32)
+    yy, xx = np.mgrid[0 : size[1], 0 : size[0]].astype(np.float32)
     for i in range(n):
         p = out / f"{i:06d}.jpg"
         if p.exists():
@@ -65,9 +65,15 @@ def run_ours(urls: Path, out: Path, workers: int) -> None:
     from sdstylegan.collect.transport import TransportConfig
 
     items = list(UrlListSource(str(urls)).items())
-    res = collect_items(items, out, TransportConfig(workers=workers, per_host=workers, retries=0, progress=False),
-                        ContentPolicy(min_size=1))
-    print(json.dumps({"ok": res.counts.get("ok", 0), "items": len(items), "seconds": res.seconds}), flush=True)
+    res = collect_items(
+        items,
+        out,
+        TransportConfig(workers=workers, per_host=workers, retries=0, progress=False),
+        ContentPolicy(min_size=1),
+    )
+    print(
+        json.dumps({"ok": res.counts.get("ok", 0), "items": len(items), "seconds": res.seconds}), flush=True
+    )
 
 
 def _children_cpu() -> float:
@@ -86,11 +92,37 @@ def timed(cmd: list[str], env: dict | None = None) -> tuple[float, float, str]:
 
 
 def i2d_cmd(i2d: str, urls: Path, out: Path, threads: int, processes: int, fmt: str) -> list[str]:
-    return [i2d, "--url_list", str(urls), "--input_format", "txt", "--output_folder", str(out),
-            "--output_format", fmt, "--processes_count", str(processes), "--thread_count", str(threads),
-            "--resize_mode", "no", "--skip_reencode", "True", "--timeout", "10", "--retries", "0",
-            "--enable_wandb", "False", "--number_sample_per_shard", "100000", "--compute_hash", "sha256",
-            "--disallowed_header_directives", "[]"]  # output folder removed first; "overwrite" mode deletes its own _tmp (img2dataset 1.47)
+    return [
+        i2d,
+        "--url_list",
+        str(urls),
+        "--input_format",
+        "txt",
+        "--output_folder",
+        str(out),
+        "--output_format",
+        fmt,
+        "--processes_count",
+        str(processes),
+        "--thread_count",
+        str(threads),
+        "--resize_mode",
+        "no",
+        "--skip_reencode",
+        "True",
+        "--timeout",
+        "10",
+        "--retries",
+        "0",
+        "--enable_wandb",
+        "False",
+        "--number_sample_per_shard",
+        "100000",
+        "--compute_hash",
+        "sha256",
+        "--disallowed_header_directives",
+        "[]",
+    ]  # output folder removed first; "overwrite" mode deletes its own _tmp (img2dataset 1.47)
 
 
 def i2d_stats(out: Path) -> dict:
@@ -120,7 +152,9 @@ def main() -> None:
     imgs = work / "images"
     make_images(a.n, imgs)
     sizes = [p.stat().st_size for p in sorted(imgs.glob("*.jpg"))[: a.n]]
-    server = subprocess.Popen([sys.executable, __file__, "--serve", str(imgs)], stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, __file__, "--serve", str(imgs)], stdout=subprocess.PIPE, text=True
+    )
     base = server.stdout.readline().strip()
     urls = work / "urls.txt"
     urls.write_text("\n".join(f"{base}/{i:06d}.jpg" for i in range(a.n)) + "\n")
@@ -131,9 +165,13 @@ def main() -> None:
         for _ in range(a.repeats):
             out = work / "ours"
             shutil.rmtree(out, ignore_errors=True)
-            wall, cpu, stdout = timed([sys.executable, __file__, "--workers", str(a.workers), "--ours", str(urls), str(out)])
+            wall, cpu, stdout = timed(
+                [sys.executable, __file__, "--workers", str(a.workers), "--ours", str(urls), str(out)]
+            )
             m = json.loads(stdout.strip().splitlines()[-1])
-            rows.setdefault(f"sdstylegan collect, {a.workers} threads", []).append((wall, m["seconds"], m["ok"], cpu))
+            rows.setdefault(f"sdstylegan collect, {a.workers} threads", []).append(
+                (wall, m["seconds"], m["ok"], cpu)
+            )
             if not have_i2d:
                 continue
             for threads, procs in ((a.workers, 1), (a.workers // 2, 2)):
@@ -141,7 +179,9 @@ def main() -> None:
                 shutil.rmtree(out, ignore_errors=True)
                 wall, cpu, _ = timed(i2d_cmd(a.i2d, urls, out, threads, procs, "files"), env)
                 m = i2d_stats(out)
-                rows.setdefault(f"img2dataset, {procs} proc × {threads} threads", []).append((wall, m["seconds"], m["ok"], cpu))
+                rows.setdefault(f"img2dataset, {procs} proc × {threads} threads", []).append(
+                    (wall, m["seconds"], m["ok"], cpu)
+                )
         interop = {}
         if have_i2d:  # img2dataset's own output read back by our source (both layouts)
             from sdstylegan.collect.downloader import ContentPolicy
@@ -163,18 +203,26 @@ def main() -> None:
         server.terminate()
         server.wait()
 
-    print(f"# {a.n} URLs, JPEG {np.mean(sizes) / 1024:.1f} KiB mean, loopback, {os.cpu_count()} CPUs, "
-          f"{platform.platform()}, Python {platform.python_version()}")
-    print("| tool | images ok | wall s | wall img/s | download-phase s | download img/s | CPU s | CPU ms/img |")
+    print(
+        f"# {a.n} URLs, JPEG {np.mean(sizes) / 1024:.1f} KiB mean, loopback, {os.cpu_count()} CPUs, "
+        f"{platform.platform()}, Python {platform.python_version()}"
+    )
+    print(
+        "| tool | images ok | wall s | wall img/s | download-phase s | download img/s | CPU s | CPU ms/img |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for name, rs in rows.items():  # medians over the repeats
         wall, dl, cpu = (statistics.median(x[k] for x in rs) for k in (0, 1, 3))
         ok = rs[0][2]
-        print(f"| {name} | {ok}/{a.n} | {wall:.2f} | {ok / wall:.0f} | {dl:.2f} | {ok / dl:.0f} | {cpu:.1f} | "
-              f"{1000 * cpu / ok:.2f} |")
+        print(
+            f"| {name} | {ok}/{a.n} | {wall:.2f} | {ok / wall:.0f} | {dl:.2f} | {ok / dl:.0f} | {cpu:.1f} | "
+            f"{1000 * cpu / ok:.2f} |"
+        )
     for fmt, v in interop.items():
-        print(f"interop: img2dataset {fmt} output → {v['samples']} samples, {v['with_url']} with their URL, "
-              f"{v['ok']} ok in our manifest")
+        print(
+            f"interop: img2dataset {fmt} output → {v['samples']} samples, {v['with_url']} with their URL, "
+            f"{v['ok']} ok in our manifest"
+        )
     print("raw:", json.dumps(rows))
 
 

@@ -46,12 +46,16 @@ def make_photos(folder: Path, n: int, size: tuple[int, int] = (4000, 3000)) -> l
 def run(paths: list[Path], out: Path, threads: int) -> float:
     w, h = Image.open(paths[0]).size
     box = (w // 4, h // 5, 3 * w // 4, 4 * h // 5)
-    dets = [Detection(index=i, box=box, box_patches=box, mask=np.zeros((1, 1), bool), orig_size=(w, h), scale=1.0)
-            for i in range(len(paths))]
+    dets = [
+        Detection(index=i, box=box, box_patches=box, mask=np.zeros((1, 1), bool), orig_size=(w, h), scale=1.0)
+        for i in range(len(paths))
+    ]
     policy = CropPolicy()
     t0 = time.perf_counter()
     with ThreadPoolExecutor(threads) as pool:
-        rows = list(pool.map(lambda d: crop_one(d, paths[d.index], policy, 256, out / f"{d.index}.png"), dets))
+        rows = list(
+            pool.map(lambda d: crop_one(d, paths[d.index], policy, 256, out / f"{d.index}.png"), dets)
+        )
     dt = time.perf_counter() - t0
     assert all(r["status"] == "ok" for r in rows)
     return len(paths) / dt
@@ -89,7 +93,9 @@ def main() -> None:
     print(f"| full decode | {full:.1f} | 1.00 |")
     print(f"| reduced-scale JPEG decode | {draft:.1f} | {full / draft:.2f}× faster |\n")
     base = statistics.median(speeds[args.threads[0]])
-    print(f"| crop writing → 256² PNG, threads | images/s (median of {args.repeats}) | ratio to {args.threads[0]} thread(s) |")
+    print(
+        f"| crop writing → 256² PNG, threads | images/s (median of {args.repeats}) | ratio to {args.threads[0]} thread(s) |"
+    )
     print("|---|---|---|")
     for t in args.threads:
         m = statistics.median(speeds[t])

@@ -29,7 +29,10 @@ def main() -> None:
             t0 = time.perf_counter()
             generate_demo_dataset(d, args.num_images, seed=0, resolution=args.resolution, num_workers=w)
             dt = time.perf_counter() - t0
-        print(f"| {args.num_images} | {args.resolution} | {w} | {dt:.1f} | {args.num_images / dt:.0f} |", flush=True)
+        print(
+            f"| {args.num_images} | {args.resolution} | {w} | {dt:.1f} | {args.num_images / dt:.0f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

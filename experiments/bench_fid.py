@@ -50,8 +50,9 @@ def time_features(ext, images: torch.Tensor, batch: int, device: torch.device) -
     total, cpu = time.perf_counter() - t0, time.process_time() - c0
     t0 = time.perf_counter()
     for chunk in images.split(batch):
-        interpolate_bilinear_2d_like_tensorflow1x(to_uint8(chunk.to(device)).float(), size=(299, 299),
-                                                  align_corners=False)
+        interpolate_bilinear_2d_like_tensorflow1x(
+            to_uint8(chunk.to(device)).float(), size=(299, 299), align_corners=False
+        )
     sync(device)
     return total, cpu, time.perf_counter() - t0
 
@@ -118,10 +119,19 @@ def main() -> None:
     for r in args.resolutions:
         per = statistics.median(totals[r])
         cpu = statistics.median(cpus[r])
-        rows.append((r, per * 1000, cpu * 1000, statistics.median(resizes[r]) * 1000,
-                     min(totals[r]) * 1000, (per * args.target + frechet_s) / 60,
-                     (cpu * args.target / torch.get_num_threads() + frechet_cpu) / 60,
-                     per / statistics.median(totals[base]), cpu / statistics.median(cpus[base])))
+        rows.append(
+            (
+                r,
+                per * 1000,
+                cpu * 1000,
+                statistics.median(resizes[r]) * 1000,
+                min(totals[r]) * 1000,
+                (per * args.target + frechet_s) / 60,
+                (cpu * args.target / torch.get_num_threads() + frechet_cpu) / 60,
+                per / statistics.median(totals[base]),
+                cpu / statistics.median(cpus[base]),
+            )
+        )
     lines = [
         f"# FID compute time — {date.today().isoformat()}",
         "",
@@ -141,16 +151,28 @@ def main() -> None:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r, per, cpu, rs, best, minutes, cpu_minutes, ratio, cpu_ratio in rows:
-        lines.append(f"| {r}² | {per:.1f} | {cpu:.1f} | {rs:.1f} | {best:.1f} | {minutes:.1f} | {cpu_minutes:.1f} | "
-                     f"{ratio:.2f} | {cpu_ratio:.2f} |")
-    lines += ["", "The CPU-time column is what the same work costs when the cores are not shared "
-              "(process CPU seconds spread over the threads, Fréchet step included); the wall columns include the slow-down from the "
-              "other jobs on this machine."]
+        lines.append(
+            f"| {r}² | {per:.1f} | {cpu:.1f} | {rs:.1f} | {best:.1f} | {minutes:.1f} | {cpu_minutes:.1f} | "
+            f"{ratio:.2f} | {cpu_ratio:.2f} |"
+        )
+    lines += [
+        "",
+        "The CPU-time column is what the same work costs when the cores are not shared "
+        "(process CPU seconds spread over the threads, Fréchet step included); the wall columns include the slow-down from the "
+        "other jobs on this machine.",
+    ]
     if scipy_s is not None:
-        lines += ["", f"Fréchet step, 2048-d, side by side: ours (float64 eigh of Σ₁^½Σ₂Σ₁^½) {frechet_s:.2f} s, "
-                  f"scipy.linalg.sqrtm(Σ₁Σ₂) (pytorch-fid) {scipy_s:.2f} s — ratio {scipy_s / frechet_s:.1f}×."]
-    lines += ["", f"Command: `python experiments/bench_fid.py --images {args.images} --repeats {args.repeats} "
-              f"--batch {args.batch} --device {args.device}{' --compare-scipy' if args.compare_scipy else ''}`", ""]
+        lines += [
+            "",
+            f"Fréchet step, 2048-d, side by side: ours (float64 eigh of Σ₁^½Σ₂Σ₁^½) {frechet_s:.2f} s, "
+            f"scipy.linalg.sqrtm(Σ₁Σ₂) (pytorch-fid) {scipy_s:.2f} s — ratio {scipy_s / frechet_s:.1f}×.",
+        ]
+    lines += [
+        "",
+        f"Command: `python experiments/bench_fid.py --images {args.images} --repeats {args.repeats} "
+        f"--batch {args.batch} --device {args.device}{' --compare-scipy' if args.compare_scipy else ''}`",
+        "",
+    ]
     text = "\n".join(lines)
     print(text)
     if args.out:

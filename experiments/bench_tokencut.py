@@ -39,7 +39,7 @@ def scene_tokens(h: int, w: int, c: int = 384, seed: int = 0) -> np.ndarray:
     f = torch.nn.functional.interpolate(coarse, size=(h, w), mode="bicubic")[0].reshape(c, -1).T.numpy()
     f = f + 0.3 * rng.standard_normal(f.shape)
     obj = np.zeros((h, w), bool)
-    obj[h // 4: h // 4 + h // 2, w // 3: w // 3 + w // 3] = True
+    obj[h // 4 : h // 4 + h // 2, w // 3 : w // 3 + w // 3] = True
     f[obj.ravel()] += 2.0 * rng.standard_normal(c)
     return f.astype(np.float32)
 
@@ -78,16 +78,32 @@ def bench_solver(repeats: int) -> list[dict]:
                 t = time.perf_counter()
                 ours_e2e = ncut(ft, (h, w))
                 t_e2e_ours.append(time.perf_counter() - t)
-            same = bool((partition(x, (h, w)).bipartition == ours.bipartition).all()
-                        and (ref.mask == ours_e2e.mask).all() and ref.box == ours_e2e.box)
+            same = bool(
+                (partition(x, (h, w)).bipartition == ours.bipartition).all()
+                and (ref.mask == ours_e2e.mask).all()
+                and ref.box == ours_e2e.box
+            )
             md, mo = statistics.median(t_dense), statistics.median(t_ours)
             ed, eo = statistics.median(t_e2e_dense), statistics.median(t_e2e_ours)
             # Paired ratios (same repeat, back to back) are steadier than ratios of medians on a busy machine.
             pr = statistics.median(d / o for d, o in zip(t_dense, t_ours))
             pe = statistics.median(d / o for d, o in zip(t_e2e_dense, t_e2e_ours))
-            rows.append({"N": h * w, "grid": f"{h}x{w}", "tokens": kind, "edge_density": float((a == 1).mean()),
-                         "dense_s": md, "ours_s": mo, "ratio": pr, "min_ratio": min(t_dense) / min(t_ours),
-                         "e2e_dense_s": ed, "e2e_ours_s": eo, "e2e_ratio": pe, "same_partition": same})
+            rows.append(
+                {
+                    "N": h * w,
+                    "grid": f"{h}x{w}",
+                    "tokens": kind,
+                    "edge_density": float((a == 1).mean()),
+                    "dense_s": md,
+                    "ours_s": mo,
+                    "ratio": pr,
+                    "min_ratio": min(t_dense) / min(t_ours),
+                    "e2e_dense_s": ed,
+                    "e2e_ours_s": eo,
+                    "e2e_ratio": pe,
+                    "same_partition": same,
+                }
+            )
             print(rows[-1], flush=True)
     return rows
 
@@ -104,12 +120,26 @@ def bench_crop(num_images: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp) / "run"
         generate_demo_dataset(run_dir / "demo_data", num_images, seed=0, resolution=480, num_workers=2)
-        cfg = compose_config(["detector.pretrained=false", "detector.num_workers=1", "detector.batch_size=8",
-                              "trainer=cpu", "logger=none", "dataset.resolution=256"], run_dir)
+        cfg = compose_config(
+            [
+                "detector.pretrained=false",
+                "detector.num_workers=1",
+                "detector.batch_size=8",
+                "trainer=cpu",
+                "logger=none",
+                "dataset.resolution=256",
+            ],
+            run_dir,
+        )
         stage_dir = run_dir / "crop"
         stage_dir.mkdir()
-        ctx = StageContext(name="crop", cfg=cfg, run_dir=run_dir, stage_dir=stage_dir,
-                           inputs={"demo_data": {"manifest": "demo_data/manifest.jsonl"}})
+        ctx = StageContext(
+            name="crop",
+            cfg=cfg,
+            run_dir=run_dir,
+            stage_dir=stage_dir,
+            inputs={"demo_data": {"manifest": "demo_data/manifest.jsonl"}},
+        )
         t = time.perf_counter()
         out = run_crop(ctx)
         wall = time.perf_counter() - t
@@ -122,8 +152,14 @@ def bench_crop(num_images: int) -> dict:
         t = time.perf_counter()
         ncut(tokens, grid)
         ncut_s = (time.perf_counter() - t) / 8
-    return {"images": num_images, "stage_images_per_s": out["images_per_s"], "stage_wall_s": wall,
-            "vit_s_per_image": vit_s, "ncut_s_per_image": ncut_s, "threads": torch.get_num_threads()}
+    return {
+        "images": num_images,
+        "stage_images_per_s": out["images_per_s"],
+        "stage_wall_s": wall,
+        "vit_s_per_image": vit_s,
+        "ncut_s_per_image": ncut_s,
+        "threads": torch.get_num_threads(),
+    }
 
 
 def main() -> None:
@@ -132,17 +168,23 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--images", type=int, default=32)
     args = p.parse_args()
-    print(f"# {platform.processor() or platform.machine()}, torch threads {torch.get_num_threads()}, "
-          f"cuda {torch.cuda.is_available()}")
+    print(
+        f"# {platform.processor() or platform.machine()}, torch threads {torch.get_num_threads()}, "
+        f"cuda {torch.cuda.is_available()}"
+    )
     if args.part in ("solver", "all"):
         rows = bench_solver(args.repeats)
-        print("\n| N | tokens | edge density | dense generalised (s) | ours (s) | ratio (paired median) | ratio of minima "
-              "| end-to-end dense / ours (s) | ratio | same partition |")
+        print(
+            "\n| N | tokens | edge density | dense generalised (s) | ours (s) | ratio (paired median) | ratio of minima "
+            "| end-to-end dense / ours (s) | ratio | same partition |"
+        )
         print("|---|---|---|---|---|---|---|---|---|---|")
         for r in rows:
-            print(f"| {r['N']} ({r['grid']}) | {r['tokens']} | {r['edge_density']:.3f} | {r['dense_s']:.3f} | "
-                  f"{r['ours_s']:.4f} | {r['ratio']:.1f}× | {r['min_ratio']:.1f}× | {r['e2e_dense_s']:.3f} / {r['e2e_ours_s']:.4f} | "
-                  f"{r['e2e_ratio']:.1f}× | {'yes' if r['same_partition'] else 'NO'} |")
+            print(
+                f"| {r['N']} ({r['grid']}) | {r['tokens']} | {r['edge_density']:.3f} | {r['dense_s']:.3f} | "
+                f"{r['ours_s']:.4f} | {r['ratio']:.1f}× | {r['min_ratio']:.1f}× | {r['e2e_dense_s']:.3f} / {r['e2e_ours_s']:.4f} | "
+                f"{r['e2e_ratio']:.1f}× | {'yes' if r['same_partition'] else 'NO'} |"
+            )
     if args.part in ("crop", "all"):
         r = bench_crop(args.images)
         print(f"\ncrop stage: {r}")

@@ -46,11 +46,26 @@ class StepTimer(pl.Callback):
         self.times.append(time.perf_counter() - self._t)
 
 
-def bench(preset: str, res: int, batch: int, steps: int, warmup: int, accelerator: str, precision: str,
-          data_dir: Path) -> dict:
+def bench(
+    preset: str,
+    res: int,
+    batch: int,
+    steps: int,
+    warmup: int,
+    accelerator: str,
+    precision: str,
+    data_dir: Path,
+) -> dict:
     with initialize_config_dir(version_base="1.3", config_dir=str(CONF)):
-        cfg = compose("config", overrides=[f"model={preset}", f"dataset.resolution={res}",
-                                           f"training.batch_size={batch}", "paths.run_dir=/tmp/bench"])
+        cfg = compose(
+            "config",
+            overrides=[
+                f"model={preset}",
+                f"dataset.resolution={res}",
+                f"training.batch_size={batch}",
+                "paths.run_dir=/tmp/bench",
+            ],
+        )
     manifest = data_dir / f"{res}" / "manifest.jsonl"
     if not manifest.exists():
         generate_demo_dataset(manifest.parent, num_images=max(2 * batch, 64), seed=0, resolution=res)
@@ -61,9 +76,18 @@ def bench(preset: str, res: int, batch: int, steps: int, warmup: int, accelerato
     module = StyleGAN2Module(OmegaConf.to_container(cfg.model, resolve=True), training)
     inner = ManifestDataModule(str(manifest), resolution=res, batch_size=batch, num_workers=2)
     timer = StepTimer()
-    trainer = pl.Trainer(accelerator=accelerator, devices=1, precision=precision, logger=False,
-                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                         max_epochs=-1, use_distributed_sampler=False, callbacks=[timer])
+    trainer = pl.Trainer(
+        accelerator=accelerator,
+        devices=1,
+        precision=precision,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        max_epochs=-1,
+        use_distributed_sampler=False,
+        callbacks=[timer],
+    )
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
     trainer.fit(module, datamodule=TrainingDataModule(inner, seed=0))
@@ -71,8 +95,16 @@ def bench(preset: str, res: int, batch: int, steps: int, warmup: int, accelerato
     # Regularisation phases run on a subset of minibatches; average over whole 16-step cycles when possible.
     img_s = batch * len(t) / sum(t)
     mem = torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else None
-    return {"preset": preset, "res": res, "batch": batch, "steps": len(t), "img_s": img_s, "s_kimg": 1000 / img_s,
-            "gpu_mem_gib": mem, "params_G": sum(p.numel() for p in module.G.parameters())}
+    return {
+        "preset": preset,
+        "res": res,
+        "batch": batch,
+        "steps": len(t),
+        "img_s": img_s,
+        "s_kimg": 1000 / img_s,
+        "gpu_mem_gib": mem,
+        "params_G": sum(p.numel() for p in module.G.parameters()),
+    }
 
 
 def main() -> None:
@@ -86,14 +118,27 @@ def main() -> None:
     ap.add_argument("--precision", default="32-true")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        rows = [bench(args.preset, r, args.batch, args.steps, args.warmup, args.accelerator, args.precision,
-                      Path(tmp)) for r in args.res]
+        rows = [
+            bench(
+                args.preset,
+                r,
+                args.batch,
+                args.steps,
+                args.warmup,
+                args.accelerator,
+                args.precision,
+                Path(tmp),
+            )
+            for r in args.res
+        ]
     print("| preset | res | batch | timed steps | img/s | s/kimg | GPU mem (GiB) | G params |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         mem = f"{r['gpu_mem_gib']:.2f}" if r["gpu_mem_gib"] is not None else "–"
-        print(f"| {r['preset']} | {r['res']}² | {r['batch']} | {r['steps']} | {r['img_s']:.1f} | {r['s_kimg']:.1f} | "
-              f"{mem} | {r['params_G'] / 1e6:.2f} M |")
+        print(
+            f"| {r['preset']} | {r['res']}² | {r['batch']} | {r['steps']} | {r['img_s']:.1f} | {r['s_kimg']:.1f} | "
+            f"{mem} | {r['params_G'] / 1e6:.2f} M |"
+        )
 
 
 if __name__ == "__main__":

@@ -29,10 +29,21 @@ def demo_chain(out: Path, kimg: float, images: int, extra: list[str]) -> dict:
 
     from sdstylegan.pipeline.entry import run_from_config
 
-    overrides = ["experiment=demo", "metrics=standin", "filtering=demo", "clustering=demo", "dataset.resolution=32",
-                 f"dataset.num_images={images}", "training.batch_size=16", f"training.total_kimg={kimg}",
-                 "training.callbacks.metrics.every_kimg=null", "trainer.enable_progress_bar=false",
-                 "print_config=false", "pipeline.stages=[demo_data,train_raw,self_filter,train,cluster]", *extra]
+    overrides = [
+        "experiment=demo",
+        "metrics=standin",
+        "filtering=demo",
+        "clustering=demo",
+        "dataset.resolution=32",
+        f"dataset.num_images={images}",
+        "training.batch_size=16",
+        f"training.total_kimg={kimg}",
+        "training.callbacks.metrics.every_kimg=null",
+        "trainer.enable_progress_bar=false",
+        "print_config=false",
+        "pipeline.stages=[demo_data,train_raw,self_filter,train,cluster]",
+        *extra,
+    ]
     with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
         cfg = compose(config_name="config", overrides=overrides)
     with open_dict(cfg):
@@ -43,11 +54,21 @@ def demo_chain(out: Path, kimg: float, images: int, extra: list[str]) -> dict:
     times = {s: json.loads((run / s / "done.json").read_text()).get("seconds") for s in outs}
     filt = json.loads((run / outs["self_filter"]["report"]).read_text())
     clus = json.loads((run / outs["cluster"]["report"]).read_text())
-    return {"overrides": overrides, "wall_s": round(time.time() - t0, 1), "stage_seconds": times,
-            "self_filter": {k: filt.get(k) for k in ("theta", "kept", "total", "floor", "raised_for_floor")}
-            | {"search_steps": len(filt["path"]), "outliers": filt.get("ground_truth_outliers_standin")},
-            "cluster": {k: clus.get(k) for k in ("num_samples", "num_clusters", "iterations", "converged")}
-            | {"modes": {k: v for k, v in (clus.get("ground_truth_modes_standin") or {}).items() if k != "cluster_modes"}}}
+    return {
+        "overrides": overrides,
+        "wall_s": round(time.time() - t0, 1),
+        "stage_seconds": times,
+        "self_filter": {k: filt.get(k) for k in ("theta", "kept", "total", "floor", "raised_for_floor")}
+        | {"search_steps": len(filt["path"]), "outliers": filt.get("ground_truth_outliers_standin")},
+        "cluster": {k: clus.get(k) for k in ("num_samples", "num_clusters", "iterations", "converged")}
+        | {
+            "modes": {
+                k: v
+                for k, v in (clus.get("ground_truth_modes_standin") or {}).items()
+                if k != "cluster_modes"
+            }
+        },
+    }
 
 
 def kmeans_paper_scale(max_iter: int) -> dict:
@@ -57,8 +78,14 @@ def kmeans_paper_scale(max_iter: int) -> dict:
     t0 = time.time()
     res = kmeans(w, 64, max_iter=max_iter, seed=0, n_init=1)
     dt = time.time() - t0
-    return {"points": 60000, "dim": 512, "k": 64, "iterations": res.iterations, "seconds": round(dt, 2),
-            "s_per_iteration": round(dt / res.iterations, 3)}
+    return {
+        "points": 60000,
+        "dim": 512,
+        "k": 64,
+        "iterations": res.iterations,
+        "seconds": round(dt, 2),
+        "s_per_iteration": round(dt / res.iterations, 3),
+    }
 
 
 def main() -> None:
@@ -70,8 +97,10 @@ def main() -> None:
     ap.add_argument("--no-kmeans", action="store_true", help="skip the 60k KMeans timing")
     ap.add_argument("overrides", nargs="*", help="extra Hydra overrides, e.g. metrics.lpips.net=alex")
     args = ap.parse_args()
-    result = {"torch_threads": torch.get_num_threads(),
-              "demo": demo_chain(args.out, args.kimg, args.images, args.overrides)}
+    result = {
+        "torch_threads": torch.get_num_threads(),
+        "demo": demo_chain(args.out, args.kimg, args.images, args.overrides),
+    }
     if not args.no_kmeans:
         result["kmeans_60k"] = kmeans_paper_scale(args.kmeans_iters)
     json.dump(result, sys.stdout, indent=1)

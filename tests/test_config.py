@@ -7,8 +7,20 @@ from conftest import CONF, compose_config
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-GROUPS = ["dataset", "collect", "detector", "model", "training", "filtering", "clustering", "metrics",
-          "trainer", "logger", "paths", "pipeline"]
+GROUPS = [
+    "dataset",
+    "collect",
+    "detector",
+    "model",
+    "training",
+    "filtering",
+    "clustering",
+    "metrics",
+    "trainer",
+    "logger",
+    "paths",
+    "pipeline",
+]
 OPTIONAL = ["experiment", "hparams_search", "debug"]
 
 
@@ -24,7 +36,9 @@ def test_primary_config_has_every_group_and_null_slots():
         assert f"- {g}: null" in text, g
 
 
-@pytest.mark.parametrize("group,option", [(g, o) for g in GROUPS + ["hparams_search", "debug"] for o in _options(g)])
+@pytest.mark.parametrize(
+    "group,option", [(g, o) for g in GROUPS + ["hparams_search", "debug"] for o in _options(g)]
+)
 def test_every_group_option_composes(tmp_path, group, option):
     overrides = [f"{group}={option}"]
     # Options with mandatory values (`key: ???`, e.g. a folder or a URL list) get a stand-in path.
@@ -72,7 +86,11 @@ def test_slurm_launcher_config_composes_when_the_plugin_is_installed():
     from hydra import compose, initialize_config_dir
 
     with initialize_config_dir(version_base="1.3", config_dir=str(CONF)):
-        cfg = compose(config_name="config", overrides=["hydra/launcher=slurm", "experiment=demo"], return_hydra_config=True)
+        cfg = compose(
+            config_name="config",
+            overrides=["hydra/launcher=slurm", "experiment=demo"],
+            return_hydra_config=True,
+        )
     launcher = cfg.hydra.launcher
     assert launcher._target_.endswith("SlurmLauncher")
     assert launcher.tasks_per_node == launcher.gpus_per_node == 8

@@ -60,8 +60,12 @@ def test_style_default_is_the_default_scene_and_its_knobs_act():
     a = [np.asarray(render_demo_image(5, i, 64).image) for i in range(6)]
     b = [np.asarray(render_demo_image(5, i, 64, style=DemoStyle()).image) for i in range(6)]
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
-    small = [render_demo_image(5, i, 64, outlier_fraction=0.0, style=DemoStyle((0.3, 0.35))) for i in range(8)]
-    large = [render_demo_image(5, i, 64, outlier_fraction=0.0, style=DemoStyle((0.65, 0.7))) for i in range(8)]
+    small = [
+        render_demo_image(5, i, 64, outlier_fraction=0.0, style=DemoStyle((0.3, 0.35))) for i in range(8)
+    ]
+    large = [
+        render_demo_image(5, i, 64, outlier_fraction=0.0, style=DemoStyle((0.65, 0.7))) for i in range(8)
+    ]
 
     def area(d):
         x0, y0, x1, y1 = d.boxes[0]
@@ -75,7 +79,9 @@ def test_style_default_is_the_default_scene_and_its_knobs_act():
         return float(np.abs(np.diff(x, axis=1)).mean())
 
     busy = [render_demo_image(6, i, 64, outlier_fraction=1.0) for i in range(40)]
-    calm = [render_demo_image(6, i, 64, outlier_fraction=1.0, style=DemoStyle(clutter=0.0)) for i in range(40)]
+    calm = [
+        render_demo_image(6, i, 64, outlier_fraction=1.0, style=DemoStyle(clutter=0.0)) for i in range(40)
+    ]
     pairs = [(b, c) for b, c in zip(busy, calm) if b.outlier_kind == "no_subject"]
     assert pairs and all(roughness(c.image) < roughness(b.image) for b, c in pairs)
     for bad in (DemoStyle((0.5, 0.4)), DemoStyle((0.2, 0.75)), DemoStyle(clutter=1.5)):

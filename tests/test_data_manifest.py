@@ -14,7 +14,9 @@ from sdstylegan.data.manifest import (
 
 
 def _rec(i: int, **kw) -> ManifestRecord:
-    return ManifestRecord(id=f"{i:064x}", source=f"https://example.org/{i}.jpg", orig_path=f"images/{i}.jpg", **kw)
+    return ManifestRecord(
+        id=f"{i:064x}", source=f"https://example.org/{i}.jpg", orig_path=f"images/{i}.jpg", **kw
+    )
 
 
 def test_round_trip_preserves_known_and_unknown_fields(tmp_path):

@@ -108,16 +108,22 @@ def test_vit_keys_equal_dinos_reference_interpolation_at_non_square_sizes(hw):
     m = ViTKeys("vit_small_patch16_224.dino", pretrained=False, model_kwargs=TINY)
     assert m.pos_interpolation == "dino"  # auto picks DINO's own for DINO archs
     with torch.no_grad():  # a smooth-ish embedding, like trained ones, so the two resamplers differ clearly
-        m.vit.pos_embed[:, 1:] = torch.randn(1, 48, 14, 14).cumsum(-1).cumsum(-2).flatten(2).transpose(1, 2) / 10
+        m.vit.pos_embed[:, 1:] = (
+            torch.randn(1, 48, 14, 14).cumsum(-1).cumsum(-2).flatten(2).transpose(1, 2) / 10
+        )
     x = torch.randn(1, 3, *hw)
     keys, grid = m(x)
     with torch.no_grad():
         ref = _dino_reference_keys(m.vit, x)
     assert grid == (hw[0] // 16, hw[1] // 16)
     assert (keys - ref).abs().max().item() < 1e-4
-    timm_m = ViTKeys("vit_small_patch16_224.dino", pretrained=False, model_kwargs=TINY, pos_interpolation="timm")
+    timm_m = ViTKeys(
+        "vit_small_patch16_224.dino", pretrained=False, model_kwargs=TINY, pos_interpolation="timm"
+    )
     timm_m.load_state_dict(m.state_dict())
-    assert (timm_m(x)[0] - ref).abs().max().item() > 1e-3  # timm's resampling is not DINO's: the test can fail
+    assert (
+        timm_m(x)[0] - ref
+    ).abs().max().item() > 1e-3  # timm's resampling is not DINO's: the test can fail
 
 
 def test_square_224_input_keeps_the_stored_embedding():
@@ -129,7 +135,9 @@ def test_square_224_input_keeps_the_stored_embedding():
 
 def test_bad_pos_interpolation_is_refused():
     with pytest.raises(ValueError, match="pos_interpolation"):
-        ViTKeys("vit_small_patch16_224.dino", pretrained=False, model_kwargs=TINY, pos_interpolation="bilinear")
+        ViTKeys(
+            "vit_small_patch16_224.dino", pretrained=False, model_kwargs=TINY, pos_interpolation="bilinear"
+        )
 
 
 def test_standin_is_logged_loudly(caplog):
@@ -148,11 +156,27 @@ def _dino_style_checkpoint(model: torch.nn.Module) -> dict:
     opt = torch.optim.AdamW(params)
     sum(p.sum() for p in params).backward()
     opt.step()
-    args = argparse.Namespace(arch="vit_small", patch_size=16, out_dim=65536, lr=0.0005, epochs=100,
-                              output_dir="/checkpoint/dino", data_path="/imagenet/train", use_fp16=True,
-                              local_crops_scale=(0.05, 0.4), dist_url="env://")
-    return {"student": student, "teacher": teacher, "optimizer": opt.state_dict(), "epoch": 100,
-            "args": args, "dino_loss": {"center": torch.zeros(1, 8)}, "fp16_scaler": {"scale": 65536.0}}
+    args = argparse.Namespace(
+        arch="vit_small",
+        patch_size=16,
+        out_dim=65536,
+        lr=0.0005,
+        epochs=100,
+        output_dir="/checkpoint/dino",
+        data_path="/imagenet/train",
+        use_fp16=True,
+        local_crops_scale=(0.05, 0.4),
+        dist_url="env://",
+    )
+    return {
+        "student": student,
+        "teacher": teacher,
+        "optimizer": opt.state_dict(),
+        "epoch": 100,
+        "args": args,
+        "dino_loss": {"center": torch.zeros(1, 8)},
+        "fp16_scaler": {"scale": 65536.0},
+    }
 
 
 def test_dino_official_checkpoint_loads_into_timm(tmp_path):
@@ -211,7 +235,9 @@ def test_missing_weights_name_the_config_key(tmp_path, monkeypatch):
     with pytest.raises(WeightsNotFoundError, match="detector.weights.*dino_deitsmall16_pretrain"):
         build_vit("vit_small_patch16_224.dino", None, pretrained=True, **TINY)
     with pytest.raises(WeightsNotFoundError, match="detector.weights"):
-        build_vit("vit_small_patch16_224.dino", "hf-hub:timm/vit_small_patch16_224.dino", pretrained=True, **TINY)
+        build_vit(
+            "vit_small_patch16_224.dino", "hf-hub:timm/vit_small_patch16_224.dino", pretrained=True, **TINY
+        )
     with pytest.raises(ValueError, match="different from detector.arch"):
         build_vit("vit_small_patch16_224.dino", "vit_base_patch16_224.dino", pretrained=True, **TINY)
 

@@ -24,11 +24,14 @@ def test_square_is_centred_with_margin():
     assert square_around((40, 50, 60, 90), 0.25) == (20, 40, 80, 100)  # 40 · 1.5 = 60
 
 
-@pytest.mark.parametrize("box,expect", [
-    ((0, 0, 20, 20), (0, 0, 24, 24)),          # top-left corner: slid right and down
-    ((180, 130, 200, 150), (176, 126, 200, 150)),  # bottom-right corner: slid left and up
-    ((90, 60, 110, 80), (88, 58, 112, 82)),    # inside: untouched
-])
+@pytest.mark.parametrize(
+    "box,expect",
+    [
+        ((0, 0, 20, 20), (0, 0, 24, 24)),  # top-left corner: slid right and down
+        ((180, 130, 200, 150), (176, 126, 200, 150)),  # bottom-right corner: slid left and up
+        ((90, 60, 110, 80), (88, 58, 112, 82)),  # inside: untouched
+    ],
+)
 def test_shift_keeps_the_square_inside(box, expect):
     assert crop_box(box, (200, 150), CropPolicy(margin=0.1)) == expect
 

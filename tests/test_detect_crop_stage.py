@@ -16,16 +16,30 @@ from sdstylegan.detect.crop_stage import run_crop
 from sdstylegan.pipeline.context import StageContext
 from sdstylegan.pipeline.runner import run_pipeline
 
-TINY_VIT = ["+detector.backbone.model_kwargs.depth=1", "+detector.backbone.model_kwargs.embed_dim=48",
-            "+detector.backbone.model_kwargs.num_heads=2"]
+TINY_VIT = [
+    "+detector.backbone.model_kwargs.depth=1",
+    "+detector.backbone.model_kwargs.embed_dim=48",
+    "+detector.backbone.model_kwargs.num_heads=2",
+]
 ALLOWED = {"ok", "no_object", "box_too_small", "whole_frame"}
 
 
 @pytest.fixture
 def demo_run(make_cfg):
-    cfg = make_cfg(["experiment=demo", "dataset.num_images=12", "dataset.resolution=64", "dataset.num_workers=1",
-                    "pipeline.stages=[demo_data,crop]", "detector.pretrained=false", *TINY_VIT,
-                    "detector.num_workers=0", "detector.batch_size=5", "logger=csv"])
+    cfg = make_cfg(
+        [
+            "experiment=demo",
+            "dataset.num_images=12",
+            "dataset.resolution=64",
+            "dataset.num_workers=1",
+            "pipeline.stages=[demo_data,crop]",
+            "detector.pretrained=false",
+            *TINY_VIT,
+            "detector.num_workers=0",
+            "detector.batch_size=5",
+            "logger=csv",
+        ]
+    )
     return cfg, run_pipeline(cfg)
 
 
@@ -35,7 +49,11 @@ def test_demo_crop_with_standin_is_labelled_and_consistent(demo_run):
     out = outputs["crop"]
     assert out["standin"] is True and "corloc_standin" in out and "corloc" not in out
     summary = json.loads((run_dir / out["summary"]).read_text())
-    assert summary["standin"] and summary["num_detected"] == 12 and summary["backbone"] == "vit_small_patch16_224.dino"
+    assert (
+        summary["standin"]
+        and summary["num_detected"] == 12
+        and summary["backbone"] == "vit_small_patch16_224.dino"
+    )
     assert (run_dir / "crop" / "boxes.png").is_file()
     assert "crop/corloc_standin" in (run_dir / "csv" / "metrics.csv").read_text()
 
@@ -69,15 +87,19 @@ def test_second_run_is_skipped(demo_run):
 
 def planted_scene(path: Path, size: tuple[int, int], box: tuple[int, int, int, int]) -> None:
     a = np.full((size[1], size[0], 3), 128, np.uint8)
-    a[box[1]:box[3], box[0]:box[2]] = (230, 30, 30)
+    a[box[1] : box[3], box[0] : box[2]] = (230, 30, 30)
     Image.fromarray(a).save(path)
 
 
 def pixel_ctx(make_cfg, tmp_path: Path, resume: bool = False) -> StageContext:
     """A crop stage on a hand-made manifest, with pixel tokens (which find flat red rectangles exactly)."""
-    cfg = make_cfg(["dataset.resolution=32", "detector.num_workers=0", "detector.crop.margin=0.1", "logger=none"])
+    cfg = make_cfg(
+        ["dataset.resolution=32", "detector.num_workers=0", "detector.crop.margin=0.1", "logger=none"]
+    )
     with open_dict(cfg):
-        cfg.detector.backbone = OmegaConf.create({"_target_": "sdstylegan.detect.backbone.PixelTokens", "patch_size": 8})
+        cfg.detector.backbone = OmegaConf.create(
+            {"_target_": "sdstylegan.detect.backbone.PixelTokens", "patch_size": 8}
+        )
     run_dir = Path(cfg.paths.run_dir)
     src = run_dir / "ingest"
     if not src.exists():
@@ -86,19 +108,32 @@ def pixel_ctx(make_cfg, tmp_path: Path, resume: bool = False) -> StageContext:
         ring = np.full((64, 64, 3), (230, 30, 30), np.uint8)
         ring[8:56, 8:56] = 128
         Image.fromarray(ring).save(src / "img" / "b.png")  # a red frame: the object's box is the whole image
-        Image.new("L", (64, 48), 90).save(src / "img" / "c.png")        # grayscale, nothing in it
-        (src / "img" / "d.jpg").write_bytes(b"\xff\xd8 not really")     # status ok but unreadable now
-        recs = [ManifestRecord(id="a" * 64, source="http://x/a.png", orig_path="img/a.png", orig_size=[96, 64],
-                               extra={"note": "kept"}),
-                ManifestRecord(id="b" * 64, source="http://x/b.png", orig_path="img/b.png", orig_size=[64, 64]),
-                ManifestRecord(id="c" * 64, source="http://x/c.png", orig_path="img/c.png", orig_size=[64, 48]),
-                ManifestRecord(id="d" * 64, source="http://x/d.jpg", orig_path="img/d.jpg"),
-                ManifestRecord(id="e" * 64, source="http://x/e.gif", status="not_image")]
+        Image.new("L", (64, 48), 90).save(src / "img" / "c.png")  # grayscale, nothing in it
+        (src / "img" / "d.jpg").write_bytes(b"\xff\xd8 not really")  # status ok but unreadable now
+        recs = [
+            ManifestRecord(
+                id="a" * 64,
+                source="http://x/a.png",
+                orig_path="img/a.png",
+                orig_size=[96, 64],
+                extra={"note": "kept"},
+            ),
+            ManifestRecord(id="b" * 64, source="http://x/b.png", orig_path="img/b.png", orig_size=[64, 64]),
+            ManifestRecord(id="c" * 64, source="http://x/c.png", orig_path="img/c.png", orig_size=[64, 48]),
+            ManifestRecord(id="d" * 64, source="http://x/d.jpg", orig_path="img/d.jpg"),
+            ManifestRecord(id="e" * 64, source="http://x/e.gif", status="not_image"),
+        ]
         write_manifest(src / "manifest.jsonl", recs)
     stage_dir = run_dir / "crop"
     stage_dir.mkdir(exist_ok=True)
-    return StageContext(name="crop", cfg=cfg, run_dir=run_dir, stage_dir=stage_dir,
-                        inputs={"ingest": {"manifest": "ingest/manifest.jsonl"}}, resume=resume)
+    return StageContext(
+        name="crop",
+        cfg=cfg,
+        run_dir=run_dir,
+        stage_dir=stage_dir,
+        inputs={"ingest": {"manifest": "ingest/manifest.jsonl"}},
+        resume=resume,
+    )
 
 
 def test_planted_objects_boxes_rejections_and_unknown_fields(make_cfg, tmp_path):
@@ -118,7 +153,9 @@ def test_planted_objects_boxes_rejections_and_unknown_fields(make_cfg, tmp_path)
     summary = json.loads((ctx.stage_dir / "summary.json").read_text())
     assert summary["num_detected"] == 4 and summary["rejected"]["whole_frame"] >= 1
     # cut quality: recorded per image, summarised, and the weakest accepted crops pictured
-    assert 0 <= a.extra["cut"]["ncut"] < 0.1 and a.extra["cut"]["eigengap"] > 0  # a flat red block: a clean cut
+    assert (
+        0 <= a.extra["cut"]["ncut"] < 0.1 and a.extra["cut"]["eigengap"] > 0
+    )  # a flat red block: a clean cut
     assert recs["c"].extra["cut"]["ncut"] is None  # no cut at all
     assert summary["cut_ncut"]["count"] == 2 and summary["cut_ncut"]["min"] <= summary["cut_ncut"]["max"]
     assert (ctx.stage_dir / "weakest_cuts.png").is_file()
@@ -174,11 +211,16 @@ def test_crop_under_ddp_merges_every_rank(tmp_path):
 
     script = tmp_path / "ddp_crop.py"
     run = tmp_path / "run"
-    script.write_text(DDP_SCRIPT.format(tests=str(Path(__file__).parent), run=str(run),
-                                        tiny=", ".join(repr(t) for t in TINY_VIT)))
+    script.write_text(
+        DDP_SCRIPT.format(
+            tests=str(Path(__file__).parent), run=str(run), tiny=", ".join(repr(t) for t in TINY_VIT)
+        )
+    )
     subprocess.run([sys.executable, str(script)], check=True, cwd=tmp_path, timeout=600)
     assert sorted(p.name for p in (run / "crop" / "predictions").iterdir()) == ["rank0.jsonl", "rank1.jsonl"]
-    per_rank = [len((run / "crop" / "predictions" / f"rank{r}.jsonl").read_text().splitlines()) for r in (0, 1)]
+    per_rank = [
+        len((run / "crop" / "predictions" / f"rank{r}.jsonl").read_text().splitlines()) for r in (0, 1)
+    ]
     assert per_rank == [5, 5]
     records = read_manifest(run / "crop" / "manifest.jsonl")
     assert len(records) == 10 and all(r.extra.get("detect_box") for r in records)
@@ -198,13 +240,28 @@ def test_released_sdip_boxes_are_cropped_as_released(make_cfg, http_dir, tmp_pat
         y1, x1 = int(rng.integers(y0 + 8, h + 1)), int(rng.integers(x0 + 8, w + 1))
         url = f"{base}/dog{i}.png"
         entries.append({"image_name": url, "bounding_box": [y0, y1, x0, x1]})
-        expected[url] = np.asarray(Image.fromarray(a[y0:y1, x0:x1]).resize((32, 32), Image.Resampling.LANCZOS))
+        expected[url] = np.asarray(
+            Image.fromarray(a[y0:y1, x0:x1]).resize((32, 32), Image.Resampling.LANCZOS)
+        )
     sdip = tmp_path / "dogs.json"
     sdip.write_text(json.dumps(entries))
-    cfg = make_cfg(["dataset=collected", "collect=sdip", f"collect.path={sdip}", "collect.transport.progress=false",
-                    "collect.transport.retries=0", "collect.content.min_size=16", "dataset.resolution=32",
-                    "pipeline.stages=[collect,crop]", "detector.pretrained=false", *TINY_VIT, "detector.num_workers=0",
-                    "detector.batch_size=16", "logger=none"])
+    cfg = make_cfg(
+        [
+            "dataset=collected",
+            "collect=sdip",
+            f"collect.path={sdip}",
+            "collect.transport.progress=false",
+            "collect.transport.retries=0",
+            "collect.content.min_size=16",
+            "dataset.resolution=32",
+            "pipeline.stages=[collect,crop]",
+            "detector.pretrained=false",
+            *TINY_VIT,
+            "detector.num_workers=0",
+            "detector.batch_size=16",
+            "logger=none",
+        ]
+    )
     out = run_pipeline(cfg)["crop"]
     run = Path(cfg.paths.run_dir)
     records = read_manifest(run / out["manifest"])
@@ -214,10 +271,23 @@ def test_released_sdip_boxes_are_cropped_as_released(make_cfg, http_dir, tmp_pat
         assert r.bbox == next(e["bounding_box"] for e in entries if e["image_name"] == r.source)
         np.testing.assert_array_equal(np.asarray(Image.open(run / "crop" / r.crop_path)), expected[r.source])
     # re-detecting on purpose keeps both boxes
-    again = make_cfg(["dataset=collected", "collect=sdip", f"collect.path={sdip}", "collect.transport.progress=false",
-                      "dataset.resolution=32", "pipeline.stages=[collect,crop]", "detector.pretrained=false",
-                      *TINY_VIT, "detector.num_workers=0", "logger=none", "detector.crop.source=detector",
-                      "pipeline.force=[crop]", "collect.content.min_size=16"])
+    again = make_cfg(
+        [
+            "dataset=collected",
+            "collect=sdip",
+            f"collect.path={sdip}",
+            "collect.transport.progress=false",
+            "dataset.resolution=32",
+            "pipeline.stages=[collect,crop]",
+            "detector.pretrained=false",
+            *TINY_VIT,
+            "detector.num_workers=0",
+            "logger=none",
+            "detector.crop.source=detector",
+            "pipeline.force=[crop]",
+            "collect.content.min_size=16",
+        ]
+    )
     run_pipeline(again)
     redone = read_manifest(run / "crop" / "manifest.jsonl")
     assert all(r.extra["box_source"] == "tokencut" and r.extra["released_bbox"] is not None for r in redone)
@@ -236,18 +306,32 @@ def test_sd_lsun_file_is_read_from_a_local_export_and_cropped_at_its_boxes(make_
         Image.fromarray(a).save(folder / f"{key}.webp", lossless=True)
         y0, y1, x0, x1 = 5, 55, 10 + i, 60
         entries.append({"image_name": key, "bounding_box": [y0, y1, x0, x1]})
-        expected[key] = np.asarray(Image.fromarray(a[y0:y1, x0:x1]).resize((32, 32), Image.Resampling.LANCZOS))
+        expected[key] = np.asarray(
+            Image.fromarray(a[y0:y1, x0:x1]).resize((32, 32), Image.Resampling.LANCZOS)
+        )
     sdip = tmp_path / "horses.json"
     sdip.write_text(json.dumps(entries))
-    base = ["dataset=collected", "collect=sdip", f"collect.path={sdip}", "collect.transport.progress=false",
-            "collect.content.min_size=16", "dataset.resolution=32", "pipeline.stages=[collect,crop]",
-            "detector.pretrained=false", *TINY_VIT, "detector.num_workers=0", "logger=none"]
+    base = [
+        "dataset=collected",
+        "collect=sdip",
+        f"collect.path={sdip}",
+        "collect.transport.progress=false",
+        "collect.content.min_size=16",
+        "dataset.resolution=32",
+        "pipeline.stages=[collect,crop]",
+        "detector.pretrained=false",
+        *TINY_VIT,
+        "detector.num_workers=0",
+        "logger=none",
+    ]
     with pytest.raises(ValueError, match="collect.lsun_root"):  # ids without the local copy: one clear line
         run_pipeline(make_cfg(base, run_dir=tmp_path / "no_root"))
     cfg = make_cfg([*base, f"collect.lsun_root={root}"])
     out = run_pipeline(cfg)["crop"]
     records = read_manifest(Path(cfg.paths.run_dir) / out["manifest"])
-    assert len(records) == 12 and all(r.status == "ok" and r.extra["box_source"] == "released" for r in records)
+    assert len(records) == 12 and all(
+        r.status == "ok" and r.extra["box_source"] == "released" for r in records
+    )
     for r in records:
         got = np.asarray(Image.open(Path(cfg.paths.run_dir) / "crop" / r.crop_path))
         np.testing.assert_array_equal(got, expected[r.extra["meta"]["image_name"]])

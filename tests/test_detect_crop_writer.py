@@ -28,26 +28,36 @@ def photos(tmp_path_factory) -> tuple[Path, list[ManifestRecord]]:
         w, h = int(rng.integers(64, 129)), int(rng.integers(64, 129))
         x0, y0 = int(rng.integers(0, w // 2)), int(rng.integers(0, h // 2))
         a = np.full((h, w, 3), 128, np.uint8)
-        a[y0:y0 + h // 3, x0:x0 + w // 3] = (230, 30, 30)
+        a[y0 : y0 + h // 3, x0 : x0 + w // 3] = (230, 30, 30)
         name = f"img/{i:02d}.png"
         (root / "img").mkdir(exist_ok=True)
         if i == 5:
             (root / name).write_bytes(b"\x89PNG broken")
         else:
             Image.fromarray(a).save(root / name)
-        recs.append(ManifestRecord(id=f"{i:02d}" * 32, source=f"http://x/{i}.png", orig_path=name, orig_size=[w, h]))
+        recs.append(
+            ManifestRecord(id=f"{i:02d}" * 32, source=f"http://x/{i}.png", orig_path=name, orig_size=[w, h])
+        )
     return root, recs
 
 
 def predict(root: Path, recs: list[ManifestRecord], stage_dir: Path, threads: int) -> CropWriter:
     detector = TokenCutDetector(PixelTokens(patch_size=8))
     todo = list(range(len(recs)))
-    writer = CropWriter(stage_dir, todo, recs, root, CropPolicy(margin=0.1), 32, num_pictures=4,
-                        patch_size=8, threads=threads)
+    writer = CropWriter(
+        stage_dir, todo, recs, root, CropPolicy(margin=0.1), 32, num_pictures=4, patch_size=8, threads=threads
+    )
     ds = DetectionDataset([r.image_path(root) for r in recs], 8, None)
     loader = DataLoader(ds, batch_size=3, collate_fn=collate_detections)
-    trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, callbacks=[writer], enable_progress_bar=False,
-                         enable_model_summary=False, enable_checkpointing=False)
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        callbacks=[writer],
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+    )
     trainer.predict(detector, dataloaders=loader, return_predictions=False)
     return writer
 
@@ -78,7 +88,9 @@ def test_an_error_in_a_crop_thread_stops_the_run(photos, tmp_path):
     with pytest.raises((NotADirectoryError, FileExistsError)):
         predict(root, recs, stage, threads=2)
     lines = (stage / "predictions" / "rank0.jsonl").read_text().splitlines()
-    assert all(json.loads(line)["status"] != "ok" for line in lines)  # no row claims a crop that was not written
+    assert all(
+        json.loads(line)["status"] != "ok" for line in lines
+    )  # no row claims a crop that was not written
 
 
 def test_threads_must_be_positive(photos, tmp_path):

@@ -74,7 +74,11 @@ def test_unreadable_file_is_reported_not_raised(tmp_path):
 
 
 def test_mixed_sizes_in_one_batch_keep_their_order():
-    imgs = [scene((64, 48), (8, 8, 24, 24)), scene((96, 96), (40, 40, 72, 64)), scene((64, 48), (32, 16, 56, 40))]
+    imgs = [
+        scene((64, 48), (8, 8, 24, 24)),
+        scene((96, 96), (40, 40, 72, 64)),
+        scene((64, 48), (32, 16, 56, 40)),
+    ]
     out = pixel_detector().detect(imgs, max_side=None, batch_size=3)
     assert [d.index for d in out] == [0, 1, 2]
     assert [d.box for d in out] == [(8, 8, 24, 24), (40, 40, 72, 64), (32, 16, 56, 40)]
@@ -82,12 +86,17 @@ def test_mixed_sizes_in_one_batch_keep_their_order():
 
 def test_trainer_predict_runs_the_vit_detector():
     torch.manual_seed(0)
-    det = TokenCutDetector(ViTKeys(pretrained=False, model_kwargs={"depth": 1, "embed_dim": 48, "num_heads": 2}))
+    det = TokenCutDetector(
+        ViTKeys(pretrained=False, model_kwargs={"depth": 1, "embed_dim": 48, "num_heads": 2})
+    )
     assert det.standin
     imgs = [scene((80, 64), (16, 16, 48, 48)), scene((50, 70), (0, 0, 20, 20))]
-    loader = DataLoader(DetectionDataset(imgs, det.patch_size, 480), batch_size=2, collate_fn=collate_detections)
-    trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
-                         enable_model_summary=False)
+    loader = DataLoader(
+        DetectionDataset(imgs, det.patch_size, 480), batch_size=2, collate_fn=collate_detections
+    )
+    trainer = pl.Trainer(
+        accelerator="cpu", devices=1, logger=False, enable_progress_bar=False, enable_model_summary=False
+    )
     (batch,) = trainer.predict(det, dataloaders=loader)
     assert [d.orig_size for d in batch] == [(80, 64), (50, 70)]
     for d in batch:  # random weights: any box, but a valid one inside the image

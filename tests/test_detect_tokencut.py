@@ -39,8 +39,9 @@ def reference_tokencut(feats: np.ndarray, grid_hw: tuple[int, int], tau: float =
     return side.reshape(h, w), mask, (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
 
 
-def planted(h: int, w: int, box: tuple[int, int, int, int], c: int = 64, seed: int = 0,
-            background: str = "coherent") -> np.ndarray:
+def planted(
+    h: int, w: int, box: tuple[int, int, int, int], c: int = 64, seed: int = 0, background: str = "coherent"
+) -> np.ndarray:
     """Tokens: a block of mutually similar tokens at `box` among background tokens dissimilar to it."""
     rng = np.random.default_rng(seed)
     noise = 0.35 * np.sqrt(64 / c)  # noise norm ≈ 2.8 against a signal of 3: within-group cosines ≈ 0.5
@@ -65,8 +66,15 @@ def random_tokens(n: int, c: int, seed: int) -> np.ndarray:
 # ---------------------------------------------------------------------------- planted objects
 
 
-@pytest.mark.parametrize("box,background", [((5, 3, 11, 8), "coherent"), ((0, 0, 4, 3), "coherent"),
-                                            ((9, 7, 16, 12), "coherent"), ((6, 4, 9, 7), "random")])
+@pytest.mark.parametrize(
+    "box,background",
+    [
+        ((5, 3, 11, 8), "coherent"),
+        ((0, 0, 4, 3), "coherent"),
+        ((9, 7, 16, 12), "coherent"),
+        ((6, 4, 9, 7), "random"),
+    ],
+)
 @pytest.mark.parametrize("solver", ["auto", "torch", "dense"])
 def test_planted_block_gives_exactly_its_box(box, background, solver):
     h, w = 12, 16
@@ -75,7 +83,7 @@ def test_planted_block_gives_exactly_its_box(box, background, solver):
     assert res.degenerate is None
     assert res.box == box
     expected = np.zeros((h, w), bool)
-    expected[box[1]:box[3], box[0]:box[2]] = True
+    expected[box[1] : box[3], box[0] : box[2]] = True
     np.testing.assert_array_equal(res.mask, expected)
     assert res.eigvec[res.seed] > 0 and res.mask[res.seed]
 
@@ -84,9 +92,9 @@ def test_mask_is_the_seed_component_only():
     """Two planted blocks on the same side of the cut: only the seed's 4-connected block is kept."""
     h, w = 10, 10
     x = np.full((h, w), -1.0)
-    x[1:4, 1:4] = 2.0          # seed block (largest |x|)
-    x[6:9, 5:9] = 1.5          # same side, separate component
-    x[4, 4] = 1.5              # touches the seed block only diagonally: not 4-connected
+    x[1:4, 1:4] = 2.0  # seed block (largest |x|)
+    x[6:9, 5:9] = 1.5  # same side, separate component
+    x[4, 4] = 1.5  # touches the seed block only diagonally: not 4-connected
     res = partition(x.ravel(), (h, w))
     assert res.box == (1, 1, 4, 4)
     assert res.mask.sum() == 9 and res.bipartition.sum() == 9 + 12 + 1
@@ -104,8 +112,13 @@ def test_orientation_flips_so_the_seed_side_is_foreground():
 # ---------------------------------------------------------------------------- agreement with the dense solve
 
 
-CASES = [("random", 8, 8, 8, 0), ("random", 20, 24, 16, 1), ("random", 30, 33, 16, 2),
-         ("planted", 20, 24, 64, 3), ("planted", 30, 33, 64, 4)]
+CASES = [
+    ("random", 8, 8, 8, 0),
+    ("random", 20, 24, 16, 1),
+    ("random", 30, 33, 16, 2),
+    ("planted", 20, 24, 64, 3),
+    ("planted", 30, 33, 64, 4),
+]
 
 
 @pytest.mark.parametrize("kind,h,w,c,seed", CASES)
@@ -175,7 +188,9 @@ def test_cut_quality_is_recorded_and_ranks_a_clean_object_above_noise(solver):
     assert clean.ncut_value is not None and noise.ncut_value is not None
     edges = binary_graph(torch.from_numpy(planted(h, w, (5, 3, 11, 8))))
     assert clean.ncut_value == pytest.approx(ncut_value(clean.bipartition, edges=edges, eps=1e-5), rel=1e-6)
-    assert clean.ncut_value < 0.2 < 0.5 < noise.ncut_value <= 2.0  # a separate object barely connects (0.07 vs 0.6)
+    assert (
+        clean.ncut_value < 0.2 < 0.5 < noise.ncut_value <= 2.0
+    )  # a separate object barely connects (0.07 vs 0.6)
     assert clean.eigengap > noise.eigengap > 0
 
 

@@ -22,12 +22,31 @@ from sdstylegan.pipeline.entry import run_from_config
 from sdstylegan.training.checkpoint import load_generator
 from sdstylegan.utils.seeding import derive_seed
 
-TINY = ["experiment=demo", "dataset.num_images=16", "dataset.resolution=32", "dataset.image_size=32", "dataset.num_workers=1",
-        "dataset.datamodule.num_workers=0", "model.channel_base=256", "model.channel_max=16", "model.z_dim=16",
-        "model.w_dim=16", "training.batch_size=4", "training.total_kimg=0.004", "training.callbacks.samples.num=4",
-        "training.callbacks.metrics.every_kimg=null", "metrics=standin", "trainer.enable_progress_bar=false",
-        "print_config=false", "clustering=demo", "clustering.num_samples=300", "clustering.num_clusters=4",
-        "clustering.n_init=2", "clustering.grid_samples=8", "clustering.batch_size=16"]
+TINY = [
+    "experiment=demo",
+    "dataset.num_images=16",
+    "dataset.resolution=32",
+    "dataset.image_size=32",
+    "dataset.num_workers=1",
+    "dataset.datamodule.num_workers=0",
+    "model.channel_base=256",
+    "model.channel_max=16",
+    "model.z_dim=16",
+    "model.w_dim=16",
+    "training.batch_size=4",
+    "training.total_kimg=0.004",
+    "training.callbacks.samples.num=4",
+    "training.callbacks.metrics.every_kimg=null",
+    "metrics=standin",
+    "trainer.enable_progress_bar=false",
+    "print_config=false",
+    "clustering=demo",
+    "clustering.num_samples=300",
+    "clustering.num_clusters=4",
+    "clustering.n_init=2",
+    "clustering.grid_samples=8",
+    "clustering.batch_size=16",
+]
 
 
 def test_cluster_stage_centres_grids_and_manifest(make_cfg):
@@ -66,11 +85,16 @@ def test_cluster_stage_centres_grids_and_manifest(make_cfg):
 
     # mode recovery over every image with a planted mode (degraded outliers keep theirs), from the manifest rows
     rec = report["ground_truth_mode_recovery_standin"]
-    truth = {t["id"]: t for t in map(json.loads, (run / outs["demo_data"]["ground_truth"]).read_text().splitlines())}
+    truth = {
+        t["id"]: t
+        for t in map(json.loads, (run / outs["demo_data"]["ground_truth"]).read_text().splitlines())
+    }
     with_mode = [r for r in usable if truth[r.id]["mode"] is not None]
     assert rec["images"] == len(with_mode) > 0 and rec["inliers"]["images"] == agreement["matched_inliers"]
     for figures in (rec, rec["inliers"]):
-        assert 0 <= figures["accuracy"] <= 1 and 0 <= figures["nmi"] <= 1 and -1 <= figures["ari"] <= 1  # ARI may be < 0
+        assert (
+            0 <= figures["accuracy"] <= 1 and 0 <= figures["nmi"] <= 1 and -1 <= figures["ari"] <= 1
+        )  # ARI may be < 0
     assert rec["inliers"]["nmi"] == pytest.approx(agreement["nmi"])  # same inliers, same normalisation
     modes, clusters = [truth[r.id]["mode"] for r in with_mode], [r.cluster for r in with_mode]
     assert rec["accuracy"] == pytest.approx(cluster_accuracy(modes, clusters))
@@ -79,7 +103,9 @@ def test_cluster_stage_centres_grids_and_manifest(make_cfg):
 
 def test_more_clusters_than_samples_is_refused_before_anything_is_loaded(make_cfg, tmp_path):
     cfg = make_cfg([*TINY, "clustering.num_samples=3"])
-    ctx = StageContext("cluster", cfg, tmp_path, tmp_path / "cluster", inputs={"train": {"checkpoint": "nowhere.ckpt"}})
+    ctx = StageContext(
+        "cluster", cfg, tmp_path, tmp_path / "cluster", inputs={"train": {"checkpoint": "nowhere.ckpt"}}
+    )
     with pytest.raises(ValueError, match="num_clusters=4 must lie in"):
         run_cluster(ctx)
     ctx.cfg.clustering.num_samples = 300
@@ -88,8 +114,15 @@ def test_more_clusters_than_samples_is_refused_before_anything_is_loaded(make_cf
 
 
 def test_whole_demo_chain_with_filter_train_cluster_evaluate(make_cfg):
-    cfg = make_cfg([*TINY, "dataset.num_images=24", "filtering=demo",
-                    "pipeline.stages=[demo_data,train_raw,self_filter,train,cluster,evaluate]", "metrics.num_samples=16"])
+    cfg = make_cfg(
+        [
+            *TINY,
+            "dataset.num_images=24",
+            "filtering=demo",
+            "pipeline.stages=[demo_data,train_raw,self_filter,train,cluster,evaluate]",
+            "metrics.num_samples=16",
+        ]
+    )
     outs = run_from_config(cfg)
     run = Path(cfg.paths.run_dir)
     kept = outs["self_filter"]["kept"]
@@ -97,7 +130,9 @@ def test_whole_demo_chain_with_filter_train_cluster_evaluate(make_cfg):
     assert sum(r.usable for r in recs) == kept and kept >= 17  # floor: 70 % of 24 (filtering=demo)
     assert sum(r.kept is False for r in recs) == 24 - kept
     assert all((r.cluster is None) != r.usable for r in recs)  # filtered-out images get no cluster
-    assert json.loads((run / outs["cluster"]["report"]).read_text())["checkpoint"] == outs["train"]["checkpoint"]
+    assert (
+        json.loads((run / outs["cluster"]["report"]).read_text())["checkpoint"] == outs["train"]["checkpoint"]
+    )
     assert "metrics" in outs["evaluate"]
 
 
@@ -112,15 +147,27 @@ def test_cluster_stage_on_an_imported_nvlabs_generator(make_cfg, tmp_path):
     from sdstylegan.models.generator import Generator
 
     torch.manual_seed(0)
-    G = Generator(z_dim=16, w_dim=16, img_resolution=32, mapping_layers=2, channel_base=256, channel_max=16).eval()
+    G = Generator(
+        z_dim=16, w_dim=16, img_resolution=32, mapping_layers=2, channel_base=256, channel_max=16
+    ).eval()
     state, kwargs = export_nvlabs(G)
     pkl = tmp_path / "sdip_model.pkl"
     write_snapshot(pkl, {"G_ema": tree(state, "Generator", kwargs, "raise SystemExit('never run')")})
-    cfg = make_cfg([*TINY, "pipeline.stages=[cluster]", f"clustering.generator={pkl}",
-                    "clustering.assign_real=false"])
+    cfg = make_cfg(
+        [*TINY, "pipeline.stages=[cluster]", f"clustering.generator={pkl}", "clustering.assign_real=false"]
+    )
     out = run_from_config(cfg)["cluster"]
     saved = torch.load(Path(cfg.paths.run_dir) / out["centres"], weights_only=True)
     assert saved["centres"].shape == (4, 16) and saved["checkpoint"] == str(pkl)
     with pytest.raises(ValueError, match="clustering.generator=.*no such"):
-        run_from_config(make_cfg([*TINY, "pipeline.stages=[cluster]", f"clustering.generator={tmp_path / 'x.pkl'}",
-                                  "clustering.assign_real=false"], run_dir=tmp_path / "bad"))
+        run_from_config(
+            make_cfg(
+                [
+                    *TINY,
+                    "pipeline.stages=[cluster]",
+                    f"clustering.generator={tmp_path / 'x.pkl'}",
+                    "clustering.assign_real=false",
+                ],
+                run_dir=tmp_path / "bad",
+            )
+        )

@@ -23,11 +23,28 @@ sys.path.insert(0, str(Path(__file__).parent))
 from hostile import payloads, snapshot  # noqa: E402
 
 # 24 demo images at 32², a tiny StyleGAN2 + encoder trained for one minibatch, stand-in LPIPS/Inception.
-TINY = ["experiment=demo", "dataset.num_images=24", "dataset.resolution=32", "dataset.image_size=32", "dataset.num_workers=1",
-        "dataset.datamodule.num_workers=0", "model.channel_base=256", "model.channel_max=16", "model.z_dim=16",
-        "model.w_dim=16", "training.batch_size=4", "training.total_kimg=0.004", "training.callbacks.samples.num=4",
-        "training.callbacks.metrics.every_kimg=null", "metrics=standin", "trainer.enable_progress_bar=false",
-        "print_config=false", "filtering=demo", "filtering.batch_size=8", "filtering.grid_size=4"]
+TINY = [
+    "experiment=demo",
+    "dataset.num_images=24",
+    "dataset.resolution=32",
+    "dataset.image_size=32",
+    "dataset.num_workers=1",
+    "dataset.datamodule.num_workers=0",
+    "model.channel_base=256",
+    "model.channel_max=16",
+    "model.z_dim=16",
+    "model.w_dim=16",
+    "training.batch_size=4",
+    "training.total_kimg=0.004",
+    "training.callbacks.samples.num=4",
+    "training.callbacks.metrics.every_kimg=null",
+    "metrics=standin",
+    "trainer.enable_progress_bar=false",
+    "print_config=false",
+    "filtering=demo",
+    "filtering.batch_size=8",
+    "filtering.grid_size=4",
+]
 
 
 def test_self_filter_scores_thresholds_and_writes_manifest_report_pictures(make_cfg):
@@ -62,16 +79,25 @@ def test_self_filter_scores_thresholds_and_writes_manifest_report_pictures(make_
     truth = [json.loads(x) for x in (run / outs["demo_data"]["ground_truth"]).read_text().splitlines()]
     assert gt["matched"] == 24 and gt["outliers"] == sum(t["outlier"] for t in truth)
     assert gt["removed"] == 24 - kept
-    check_detection_report(report["ground_truth_detection_standin"], after, truth, kept, ckpt,
-                           run / outs["demo_data"]["manifest"])
+    check_detection_report(
+        report["ground_truth_detection_standin"],
+        after,
+        truth,
+        kept,
+        ckpt,
+        run / outs["demo_data"]["manifest"],
+    )
     for name in ("scores.png", "recon_worst.png", "recon_best.png"):
         assert (run / "self_filter" / name).stat().st_size > 0
 
     # a second run skips the stage (same fingerprint), a changed filtering config redoes it
     again = run_from_config(make_cfg([*TINY, "pipeline.stages=[demo_data,train_raw,self_filter]"]))
     assert again["self_filter"] == out
-    stricter = run_from_config(make_cfg([*TINY, "pipeline.stages=[demo_data,train_raw,self_filter]",
-                                         "filtering.min_kept_fraction=1.0"]))["self_filter"]
+    stricter = run_from_config(
+        make_cfg(
+            [*TINY, "pipeline.stages=[demo_data,train_raw,self_filter]", "filtering.min_kept_fraction=1.0"]
+        )
+    )["self_filter"]
     assert stricter["kept"] == 24
 
 
@@ -83,7 +109,9 @@ def in_unit_interval(figures: dict) -> None:
             assert kind[key] is None or 0.0 <= kind[key] <= 1.0, (key, kind[key])
 
 
-def check_detection_report(det: dict, after: list, truth: list, kept: int, ckpt: Path, manifest: Path) -> None:
+def check_detection_report(
+    det: dict, after: list, truth: list, kept: int, ckpt: Path, manifest: Path
+) -> None:
     """Keys and ranges of ground_truth_detection, and its AUROCs recomputed from the records (same order)."""
     outlier = {t["id"]: t["outlier"] for t in truth}
     flags = [outlier[r.id] for r in after]
@@ -91,22 +119,31 @@ def check_detection_report(det: dict, after: list, truth: list, kept: int, ckpt:
     assert det["removed_by"] == "filter_score_standin" and det["feature_space"].endswith("_standin")
     assert set(det["outliers_by_kind"]) == {"degraded", "graphic", "multi_subject"}
     methods = det["methods"]
-    assert set(methods) == {"filter_score_standin", "feature_mean_distance_standin", "discriminator_realness", "random"}
+    assert set(methods) == {
+        "filter_score_standin",
+        "feature_mean_distance_standin",
+        "discriminator_realness",
+        "random",
+    }
     for name, m in methods.items():
-        for figures in ([m["expected"], m["draw"]] if name == "random" else [m]):
+        for figures in [m["expected"], m["draw"]] if name == "random" else [m]:
             in_unit_interval(figures)
             assert figures["auroc"] is not None and set(figures["by_kind"]) == set(det["outliers_by_kind"])
     assert methods["random"]["expected"]["auroc"] == 0.5
     assert methods["random"]["expected"]["removed_precision"] == pytest.approx(3 / 24)
     # the SDIP score's figures belong to the manifest rows: recomputed from filter_score and the truth by id
-    assert methods["filter_score_standin"]["auroc"] == pytest.approx(auroc([r.filter_score for r in after], flags))
+    assert methods["filter_score_standin"]["auroc"] == pytest.approx(
+        auroc([r.filter_score for r in after], flags)
+    )
     removed_outliers = sum(f and not r.kept for r, f in zip(after, flags))
     assert methods["filter_score_standin"]["removed_recall"] == pytest.approx(removed_outliers / 3)
     # the discriminator baseline: -D(x) of the train_raw D over the images in manifest order, batches of 8
     D = load_network(ckpt, which="D")
     data = ManifestImageDataset(manifest, 32)
     with torch.no_grad():
-        d = torch.cat([-D(unit_images(torch.stack([data[i] for i in range(s, s + 8)])))[:, 0] for s in (0, 8, 16)])
+        d = torch.cat(
+            [-D(unit_images(torch.stack([data[i] for i in range(s, s + 8)])))[:, 0] for s in (0, 8, 16)]
+        )
     assert methods["discriminator_realness"]["auroc"] == pytest.approx(auroc(d.numpy(), flags))
 
 
@@ -130,4 +167,6 @@ def test_hostile_train_raw_checkpoint_is_refused_by_self_filter(make_cfg, tmp_pa
     before = snapshot(victims)
     with pytest.raises(UntrustedConfigError, match="'builtins.open'"):
         run_from_config(make_cfg([*TINY, stages]))
-    assert snapshot(victims) == before and not (Path(cfg.paths.run_dir) / "self_filter" / "done.json").exists()
+    assert (
+        snapshot(victims) == before and not (Path(cfg.paths.run_dir) / "self_filter" / "done.json").exists()
+    )

@@ -8,7 +8,9 @@ import torch
 from sdstylegan.distill.kmeans import assign, kmeans, lloyd
 
 
-def planted(k: int = 5, per: int = 40, dim: int = 8, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def planted(
+    k: int = 5, per: int = 40, dim: int = 8, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """k tight blobs (σ = 0.05) around centres 10 apart: any sane KMeans must find them exactly."""
     g = torch.Generator().manual_seed(seed)
     centres = torch.randn(k, dim, generator=g) * 10
@@ -28,8 +30,9 @@ def test_lloyd_from_one_observation_per_blob_recovers_the_blobs_exactly():
     x, truth, centres = planted()
     g = torch.Generator().manual_seed(5)
     for _ in range(5):  # any observation of each blob as its initial centre
-        init = torch.stack([x[truth == b][torch.randint(int((truth == b).sum()), (1,), generator=g)][0]
-                            for b in range(5)])
+        init = torch.stack(
+            [x[truth == b][torch.randint(int((truth == b).sum()), (1,), generator=g)][0] for b in range(5)]
+        )
         res = lloyd(x, init)
         assert torch.equal(res.labels, truth) and res.converged
 

@@ -36,7 +36,9 @@ def _worker(rank: int, world: int, store: str, stage_dir: str, fail: bool, out: 
 def _run(tmp_path: Path, fail: bool) -> dict[int, dict]:
     stage = tmp_path / ("fail" if fail else "ok")
     stage.mkdir()
-    mp.spawn(_worker, args=(2, f"file://{stage / 'store'}", str(stage), fail, str(stage)), nprocs=2, join=True)
+    mp.spawn(
+        _worker, args=(2, f"file://{stage / 'store'}", str(stage), fail, str(stage)), nprocs=2, join=True
+    )
     return {r: json.loads((stage / f"{r}.json").read_text()) for r in (0, 1)}, stage
 
 

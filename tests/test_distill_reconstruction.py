@@ -25,15 +25,26 @@ class MeanAbs(nn.Module):
 @pytest.fixture(scope="module")
 def nets():
     torch.manual_seed(0)
-    G = Generator(z_dim=8, w_dim=8, img_resolution=RES, img_channels=3, mapping_layers=2,
-                  channel_base=128, channel_max=8).eval()
+    G = Generator(
+        z_dim=8,
+        w_dim=8,
+        img_resolution=RES,
+        img_channels=3,
+        mapping_layers=2,
+        channel_base=128,
+        channel_max=8,
+    ).eval()
     E = Encoder(img_resolution=RES, img_channels=3, w_dim=8, channel_base=128, channel_max=8).eval()
-    Ep = Encoder(img_resolution=RES, img_channels=3, w_dim=8, w_plus=True, channel_base=128, channel_max=8).eval()
+    Ep = Encoder(
+        img_resolution=RES, img_channels=3, w_dim=8, w_plus=True, channel_base=128, channel_max=8
+    ).eval()
     return G, E, Ep
 
 
 def images(n: int, seed: int = 0) -> torch.Tensor:
-    return torch.randint(0, 256, (n, 3, RES, RES), dtype=torch.uint8, generator=torch.Generator().manual_seed(seed))
+    return torch.randint(
+        0, 256, (n, 3, RES, RES), dtype=torch.uint8, generator=torch.Generator().manual_seed(seed)
+    )
 
 
 def test_reconstruct_uses_constant_noise_and_fits_w_and_w_plus(nets):

@@ -14,9 +14,17 @@ from sdstylegan.distill.records import cluster_agreement, outlier_removal, write
 def test_write_rebased_keeps_fields_and_points_at_the_same_files(tmp_path):
     old = tmp_path / "a" / "manifest.jsonl"
     (tmp_path / "a" / "images").mkdir(parents=True)
-    recs = [ManifestRecord(id="1", source="s", orig_path="images/1.png", crop_path=None, kept=True,
-                           extra={"detect_box": [1, 2, 3, 4]}),
-            ManifestRecord(id="2", source="s", orig_path="/abs/2.png", status="not_image")]
+    recs = [
+        ManifestRecord(
+            id="1",
+            source="s",
+            orig_path="images/1.png",
+            crop_path=None,
+            kept=True,
+            extra={"detect_box": [1, 2, 3, 4]},
+        ),
+        ManifestRecord(id="2", source="s", orig_path="/abs/2.png", status="not_image"),
+    ]
     new = tmp_path / "b" / "c" / "manifest.jsonl"
     write_rebased(recs, old.parent, new)
     back = read_manifest(new)
@@ -27,7 +35,9 @@ def test_write_rebased_keeps_fields_and_points_at_the_same_files(tmp_path):
 
 
 def test_outlier_removal_precision_recall():
-    truth = {str(i): {"outlier": i < 4, "outlier_kind": "graphic" if i < 2 else "degraded"} for i in range(10)}
+    truth = {
+        str(i): {"outlier": i < 4, "outlier_kind": "graphic" if i < 2 else "degraded"} for i in range(10)
+    }
     # removed: 0, 1, 2 (outliers) and 5 (inlier); outlier 3 kept
     kept = {str(i): i not in (0, 1, 2, 5) for i in range(10)}
     kept["not-in-truth"] = False
@@ -35,7 +45,9 @@ def test_outlier_removal_precision_recall():
     assert r["matched"] == 10 and r["removed"] == 4 and r["outliers"] == 4
     assert r["precision"] == pytest.approx(3 / 4) and r["recall"] == pytest.approx(3 / 4)
     assert r["recall_by_kind"] == {"degraded": 0.5, "graphic": 1.0}
-    assert r["outlier_share_before"] == pytest.approx(0.4) and r["outlier_share_after"] == pytest.approx(1 / 6)
+    assert r["outlier_share_before"] == pytest.approx(0.4) and r["outlier_share_after"] == pytest.approx(
+        1 / 6
+    )
     assert outlier_removal({"0": True}, truth)["precision"] is None  # nothing removed
 
 

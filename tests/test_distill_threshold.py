@@ -13,7 +13,9 @@ def planted(n_in: int = 150, n_out: int = 30, dim: int = 3, seed: int = 0):
     """Inliers: features N(0, I), scores in [0.10, 0.30). Outliers: features N(6, I), scores in [0.50, 0.70)."""
     g = torch.Generator().manual_seed(seed)
     feats = torch.cat([torch.randn(n_in, dim, generator=g), 6 + torch.randn(n_out, dim, generator=g)])
-    scores = torch.cat([0.10 + 0.2 * torch.rand(n_in, generator=g), 0.50 + 0.2 * torch.rand(n_out, generator=g)])
+    scores = torch.cat(
+        [0.10 + 0.2 * torch.rand(n_in, generator=g), 0.50 + 0.2 * torch.rand(n_out, generator=g)]
+    )
     is_out = torch.arange(n_in + n_out) >= n_in
     return scores, feats, is_out
 
@@ -72,8 +74,9 @@ def test_high_bar_lowers_theta_until_the_floor():
 def test_fid_is_never_asked_for_a_set_that_breaks_the_floor_and_start_below_floor_is_raised():
     scores, _, _ = planted()
     asked = []
-    res = search_threshold(scores, lambda m: asked.append(int(m.sum())) or 0.0, 1.0, theta=0.8,
-                           theta_step=0.05, floor=170)
+    res = search_threshold(
+        scores, lambda m: asked.append(int(m.sum())) or 0.0, 1.0, theta=0.8, theta_step=0.05, floor=170
+    )
     assert all(a >= 170 for a in asked)
     low = search_threshold(scores, lambda m: 0.0, 1.0, theta=0.2, theta_step=0.01, floor=100)
     assert low.raised_for_floor and int(low.kept_mask.sum()) == 100
@@ -82,7 +85,9 @@ def test_fid_is_never_asked_for_a_set_that_breaks_the_floor_and_start_below_floo
 
 def test_quantile_steps_from_keep_all():
     scores, _, _ = planted()
-    res = search_threshold(scores, lambda m: 0.0, 1.0, theta=None, theta_step=None, step_fraction=0.1, floor=90)
+    res = search_threshold(
+        scores, lambda m: 0.0, 1.0, theta=None, theta_step=None, step_fraction=0.1, floor=90
+    )
     counts = [s.kept for s in res.path]
     assert counts[0] == 180  # start above every score
     assert counts[1:4] == [162, 144, 126]  # 10 % of 180 = 18 per step

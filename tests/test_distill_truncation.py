@@ -20,8 +20,9 @@ from sdstylegan.models.generator import Generator
 @pytest.fixture(scope="module")
 def G():
     torch.manual_seed(0)
-    return Generator(z_dim=8, w_dim=8, img_resolution=16, img_channels=3, mapping_layers=2,
-                     channel_base=128, channel_max=8).eval()
+    return Generator(
+        z_dim=8, w_dim=8, img_resolution=16, img_channels=3, mapping_layers=2, channel_base=128, channel_max=8
+    ).eval()
 
 
 @pytest.fixture(scope="module")

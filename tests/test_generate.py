@@ -20,13 +20,33 @@ from conftest import compose_config  # noqa: E402
 from hostile import payloads, snapshot  # noqa: E402
 from nvlabs_fake import tree, write_snapshot  # noqa: E402
 
-TINY = ["experiment=demo", "dataset.num_images=16", "dataset.resolution=32", "dataset.image_size=32",
-        "dataset.num_workers=1", "dataset.datamodule.num_workers=0", "model.channel_base=256", "model.channel_max=16",
-        "model.z_dim=16", "model.w_dim=16", "training.batch_size=4", "training.total_kimg=0.004",
-        "training.callbacks.samples.num=4", "training.callbacks.metrics.every_kimg=null", "metrics=standin",
-        "trainer.enable_progress_bar=false", "print_config=false", "clustering=demo", "clustering.num_samples=200",
-        "clustering.num_clusters=3", "clustering.n_init=1", "clustering.grid_samples=4", "clustering.batch_size=16",
-        "clustering.assign_real=false", "pipeline.stages=[demo_data,train,cluster]"]
+TINY = [
+    "experiment=demo",
+    "dataset.num_images=16",
+    "dataset.resolution=32",
+    "dataset.image_size=32",
+    "dataset.num_workers=1",
+    "dataset.datamodule.num_workers=0",
+    "model.channel_base=256",
+    "model.channel_max=16",
+    "model.z_dim=16",
+    "model.w_dim=16",
+    "training.batch_size=4",
+    "training.total_kimg=0.004",
+    "training.callbacks.samples.num=4",
+    "training.callbacks.metrics.every_kimg=null",
+    "metrics=standin",
+    "trainer.enable_progress_bar=false",
+    "print_config=false",
+    "clustering=demo",
+    "clustering.num_samples=200",
+    "clustering.num_clusters=3",
+    "clustering.n_init=1",
+    "clustering.grid_samples=4",
+    "clustering.batch_size=16",
+    "clustering.assign_real=false",
+    "pipeline.stages=[demo_data,train,cluster]",
+]
 
 
 @pytest.fixture(scope="module")
@@ -58,18 +78,26 @@ def test_run_directory_gives_pngs_grid_and_reproducible_images(run, tmp_path):
     assert main([str(run), "--seeds", "0-3", "--psi", "0.7", "--grid"]) == 0
     out = run / "generated" / "mean_psi0.7"
     first = pngs(out)
-    assert sorted(first) == [f"seed{s:04d}.png" for s in range(4)] and first["seed0000.png"].shape == (32, 32, 3)
+    assert sorted(first) == [f"seed{s:04d}.png" for s in range(4)] and first["seed0000.png"].shape == (
+        32,
+        32,
+        3,
+    )
     assert Image.open(out / "grid.png").size == (64, 64)
     assert main([str(run), "--seeds", "2,0", "--psi", "0.7", "--outdir", str(tmp_path / "again")]) == 0
     again = pngs(tmp_path / "again")
-    assert all(np.array_equal(again[k], first[k]) for k in again)  # a seed names one image, whatever the batch
+    assert all(
+        np.array_equal(again[k], first[k]) for k in again
+    )  # a seed names one image, whatever the batch
     assert not np.array_equal(first["seed0000.png"], first["seed0001.png"])
 
 
 def test_psi_zero_gives_the_centre_and_none_ignores_psi(run):
     G = load_generator(find_checkpoint(run).checkpoint)
     at_mean = generate(G, [0, 1, 2], psi=0.0)
-    assert torch.allclose(at_mean[0], at_mean[2]) and torch.allclose(at_mean[0], render(G, G.mapping.w_avg[None])[0], atol=1e-5)
+    assert torch.allclose(at_mean[0], at_mean[2]) and torch.allclose(
+        at_mean[0], render(G, G.mapping.w_avg[None])[0], atol=1e-5
+    )
     assert torch.equal(generate(G, [1], psi=0.0, truncation="none"), generate(G, [1], psi=1.0))
     centres = torch.load(run / "cluster" / "centres.pt", weights_only=True)["centres"]
     mm = generate(G, [0, 1, 2, 3], psi=0.0, truncation="multimodal", centres=centres, distance="w")

@@ -10,8 +10,13 @@ from omegaconf import OmegaConf
 from sdstylegan.metrics.evaluate import MetricSuite, count_tag, generator_metrics, rank_share
 from sdstylegan.metrics.images import ImageFormatError
 
-OVERRIDES = ["metrics=standin", "metrics.num_samples=200", "metrics.batch_size=50",
-             "metrics.kid.subsets=5", "metrics.kid.subset_size=50"]
+OVERRIDES = [
+    "metrics=standin",
+    "metrics.num_samples=200",
+    "metrics.batch_size=50",
+    "metrics.kid.subsets=5",
+    "metrics.kid.subset_size=50",
+]
 
 
 def squares(n: int, seed: int, size: int = 32) -> torch.Tensor:
@@ -22,7 +27,7 @@ def squares(n: int, seed: int, size: int = 32) -> torch.Tensor:
     pos = torch.randint(0, size // 2, (n, 2), generator=g)
     for i in range(n):
         y, x = pos[i].tolist()
-        img[i, :, y:y + size // 2, x:x + size // 2] = colour[i].view(3, 1, 1)
+        img[i, :, y : y + size // 2, x : x + size // 2] = colour[i].view(3, 1, 1)
     return img
 
 
@@ -31,7 +36,7 @@ def sampler(pool: torch.Tensor):
     state = {"i": 0}
 
     def sample_fn(n: int) -> torch.Tensor:
-        out = pool[state["i"]:state["i"] + n].float() / 127.5 - 1
+        out = pool[state["i"] : state["i"] + n].float() / 127.5 - 1
         state["i"] += n
         return out
 
@@ -57,8 +62,13 @@ def cfg(make_cfg, tmp_path):
 def test_names_carry_count_and_standin_and_scores_follow_the_data(cfg):
     real = squares(240, seed=0)
     same = generator_metrics(sampler(squares(200, seed=1)), CountingLoader(real), cfg)
-    assert set(same) == {"val/fid200_standin", "val/kid200_standin", "val/kid200_std_standin",
-                         "val/precision_standin", "val/recall_standin"}
+    assert set(same) == {
+        "val/fid200_standin",
+        "val/kid200_standin",
+        "val/kid200_std_standin",
+        "val/precision_standin",
+        "val/recall_standin",
+    }
     noise = torch.randint(0, 256, (200, 3, 32, 32), dtype=torch.uint8)
     other = generator_metrics(sampler(noise), CountingLoader(real), cfg)
     assert other["val/fid200_standin"] > 10 * same["val/fid200_standin"]
@@ -72,16 +82,20 @@ def test_count_tag_and_rank_shares():
     assert [rank_share(10, r, 4) for r in range(4)] == [3, 3, 2, 2]
 
 
-def test_real_statistics_are_cached_and_only_reused_for_the_same_extractor_and_resolution(cfg, make_cfg, tmp_path):
+def test_real_statistics_are_cached_and_only_reused_for_the_same_extractor_and_resolution(
+    cfg, make_cfg, tmp_path
+):
     real, fakes = squares(120, seed=0), squares(200, seed=1)
     loader = CountingLoader(real)
     first = generator_metrics(sampler(fakes), loader, cfg, cache_key="toy")
     files = sorted((tmp_path / "cache" / "metric_stats").glob("*.pt"))
     assert loader.iterations == 1 and len(files) == 1 and "_32px_standin_cnn_standin_" in files[0].name
     again = generator_metrics(sampler(fakes), loader, cfg, cache_key="toy")
-    assert loader.iterations == 1 and again == first          # served from the cache
+    assert loader.iterations == 1 and again == first  # served from the cache
     # another extractor (stand-in seed) → another identity → recomputed, in its own file
-    other_ext = make_cfg(OVERRIDES + [f"paths.cache_dir={tmp_path / 'cache'}", "metrics.inception.seed=7"]).metrics
+    other_ext = make_cfg(
+        OVERRIDES + [f"paths.cache_dir={tmp_path / 'cache'}", "metrics.inception.seed=7"]
+    ).metrics
     generator_metrics(sampler(fakes), loader, other_ext, cache_key="toy")
     assert loader.iterations == 2 and len(list((tmp_path / "cache" / "metric_stats").glob("*.pt"))) == 2
     # another resolution → recomputed
@@ -137,12 +151,20 @@ def test_ddp_ranks_share_the_work_and_agree_with_one_process(cfg, tmp_path):
     recompute together instead of one waiting forever in the synchronisation.
     """
     warm, cold = str(tmp_path / "cache0"), str(tmp_path / "cache1")
-    single = generator_metrics(sampler(squares(200, seed=1)), list(squares(120, seed=0).split(40)),
-                               OmegaConf.merge(cfg, {"cache_dir": warm}), cache_key="toy")
+    single = generator_metrics(
+        sampler(squares(200, seed=1)),
+        list(squares(120, seed=0).split(40)),
+        OmegaConf.merge(cfg, {"cache_dir": warm}),
+        cache_key="toy",
+    )
     out = mp.Manager().dict()
     cfg_dict = OmegaConf.to_container(cfg, resolve=True)
-    procs = mp.spawn(_ddp_worker, args=(2, f"file://{tmp_path / 'store'}", cfg_dict, [warm, cold], out),
-                     nprocs=2, join=False)
+    procs = mp.spawn(
+        _ddp_worker,
+        args=(2, f"file://{tmp_path / 'store'}", cfg_dict, [warm, cold], out),
+        nprocs=2,
+        join=False,
+    )
     deadline = time.time() + 180
     while not procs.join(timeout=2):
         if time.time() > deadline:
@@ -151,4 +173,3 @@ def test_ddp_ranks_share_the_work_and_agree_with_one_process(cfg, tmp_path):
             pytest.fail("DDP workers hung (a rank waited in a collective the other never joined)")
     assert out[0] == out[1]
     assert out[0] == pytest.approx(single, rel=1e-6, abs=1e-9)
-

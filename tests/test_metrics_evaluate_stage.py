@@ -14,11 +14,25 @@ from sdstylegan.data.manifest import read_manifest
 from sdstylegan.metrics.evaluate_stage import evaluate_generator, manifest_cache_key
 from sdstylegan.pipeline.entry import run_from_config
 
-TINY = ["experiment=demo", "dataset.num_images=12", "dataset.resolution=16", "dataset.num_workers=1",
-        "dataset.datamodule.num_workers=0", "model.channel_base=256", "model.channel_max=16", "model.z_dim=16",
-        "model.w_dim=16", "training.batch_size=4", "metrics=standin", "metrics.num_samples=24",
-        "metrics.batch_size=8", "metrics.kid.subsets=4", "metrics.kid.subset_size=8",
-        "trainer.enable_progress_bar=false", "print_config=false"]
+TINY = [
+    "experiment=demo",
+    "dataset.num_images=12",
+    "dataset.resolution=16",
+    "dataset.num_workers=1",
+    "dataset.datamodule.num_workers=0",
+    "model.channel_base=256",
+    "model.channel_max=16",
+    "model.z_dim=16",
+    "model.w_dim=16",
+    "training.batch_size=4",
+    "metrics=standin",
+    "metrics.num_samples=24",
+    "metrics.batch_size=8",
+    "metrics.kid.subsets=4",
+    "metrics.kid.subset_size=8",
+    "trainer.enable_progress_bar=false",
+    "print_config=false",
+]
 
 
 @pytest.fixture
@@ -37,8 +51,13 @@ def test_evaluates_a_generator_and_writes_a_labelled_report(demo, tmp_path):
     out = evaluate_generator(G, manifest, cfg, out_dir, device="cpu")
     assert out["standin"] and Path(out["report"]).name == "report_standin.json"
     report = json.loads(Path(out["report"]).read_text())
-    assert set(report["metrics"]) == {"val/fid24_standin", "val/kid24_standin", "val/kid24_std_standin",
-                                      "val/precision_standin", "val/recall_standin"}
+    assert set(report["metrics"]) == {
+        "val/fid24_standin",
+        "val/kid24_standin",
+        "val/kid24_std_standin",
+        "val/precision_standin",
+        "val/recall_standin",
+    }
     usable = sum(r.usable for r in read_manifest(manifest))
     assert report["num_samples"] == 24 and report["num_real"] == {"standin_cnn_standin": usable}
     assert report["extractors"]["standin_cnn_standin"].startswith("standin_cnn(")
@@ -70,9 +89,14 @@ def test_generator_at_another_resolution_is_refused(demo, tmp_path):
 
 
 def test_pipeline_train_then_evaluate(make_cfg, tmp_path):
-    overrides = [*TINY, "pipeline.stages=[demo_data,train,evaluate]", "training.total_kimg=0.004",
-                 "training.callbacks.metrics.every_kimg=null", "training.callbacks.samples.every_kimg=null",
-                 f"paths.cache_dir={tmp_path / 'cache'}"]
+    overrides = [
+        *TINY,
+        "pipeline.stages=[demo_data,train,evaluate]",
+        "training.total_kimg=0.004",
+        "training.callbacks.metrics.every_kimg=null",
+        "training.callbacks.samples.every_kimg=null",
+        f"paths.cache_dir={tmp_path / 'cache'}",
+    ]
     cfg = make_cfg(overrides)
     out = run_from_config(cfg)["evaluate"]
     run = Path(cfg.paths.run_dir)

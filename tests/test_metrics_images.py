@@ -20,14 +20,17 @@ def test_uint8_passes_through_and_grayscale_becomes_rgb():
     assert torch.equal(u8[:, 0], x[:, 0]) and torch.equal(u8[:, 2], x[:, 0])
 
 
-@pytest.mark.parametrize("bad, words", [
-    (torch.full((1, 3, 4, 4), 200.0), "[-1, 1]"),                # [0, 255] floats
-    (torch.full((1, 3, 4, 4), float("nan")), "NaN"),
-    (torch.zeros(1, 3, 4, 4, dtype=torch.int16), "dtype"),
-    (torch.zeros(3, 4, 4), "NCHW"),
-    (torch.zeros(1, 4, 4, 4), "channels"),
-    (torch.zeros(0, 3, 4, 4), "empty"),
-])
+@pytest.mark.parametrize(
+    "bad, words",
+    [
+        (torch.full((1, 3, 4, 4), 200.0), "[-1, 1]"),  # [0, 255] floats
+        (torch.full((1, 3, 4, 4), float("nan")), "NaN"),
+        (torch.zeros(1, 3, 4, 4, dtype=torch.int16), "dtype"),
+        (torch.zeros(3, 4, 4), "NCHW"),
+        (torch.zeros(1, 4, 4, 4), "channels"),
+        (torch.zeros(0, 3, 4, 4), "empty"),
+    ],
+)
 def test_bad_batches_are_rejected_with_a_reason(bad, words):
     with pytest.raises(ImageFormatError, match=words.replace("[", r"\[").replace("]", r"\]")):
         check_batch(bad, "generated images")

@@ -14,7 +14,9 @@ pytest.importorskip("torch_fidelity")
 def random_weights(tmp_path_factory):
     """A state dict of the FID Inception architecture (random, seeded) saved as a file."""
     torch.manual_seed(0)
-    net = torchvision.models.inception_v3(weights=None, aux_logits=False, init_weights=False, num_classes=1008)
+    net = torchvision.models.inception_v3(
+        weights=None, aux_logits=False, init_weights=False, num_classes=1008
+    )
     path = tmp_path_factory.mktemp("w") / "weights-inception-test.pth"
     torch.save(net.state_dict(), path)
     return path
@@ -66,8 +68,10 @@ def test_standins(random_weights):
 
 @pytest.mark.slow
 def test_architecture_standin_is_seeded_and_labelled():
-    a, b = build_inception(pretrained=False, standin="inception", seed=1), build_inception(
-        pretrained=False, standin="inception", seed=1)
+    a, b = (
+        build_inception(pretrained=False, standin="inception", seed=1),
+        build_inception(pretrained=False, standin="inception", seed=1),
+    )
     assert a.is_standin and a.label == "inception_standin" and a.identity == b.identity
     x = torch.randint(0, 256, (1, 3, 64, 64), dtype=torch.uint8)
     assert torch.equal(a(x), b(x))

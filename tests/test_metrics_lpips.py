@@ -56,7 +56,7 @@ def test_differentiable_usable_as_a_loss(lpips):
 def test_cdist_equals_pairwise_forward(lpips):
     x, y = images(n=3, size=lpips.size, seed=6), images(n=2, size=lpips.size, seed=7)
     table = lpips.cdist(x, y)
-    direct = torch.stack([lpips(x, y[j:j + 1].expand(3, -1, -1, -1)) for j in range(2)], dim=1)
+    direct = torch.stack([lpips(x, y[j : j + 1].expand(3, -1, -1, -1)) for j in range(2)], dim=1)
     assert table.shape == (3, 2)
     assert torch.allclose(table, direct, atol=1e-5, rtol=1e-4)
 
@@ -85,7 +85,9 @@ def test_weights_from_files_and_urls(tmp_path, http_dir, monkeypatch):
     torch.manual_seed(0)
     backbone = tmp_path / "alexnet.pth"
     torch.save(torchvision.models.alexnet(weights=None).state_dict(), backbone)
-    lin = {f"lin{i}.model.1.weight": torch.full((1, c, 1, 1), 0.5) for i, c in enumerate(NETS["alex"].channels)}
+    lin = {
+        f"lin{i}.model.1.weight": torch.full((1, c, 1, 1), 0.5) for i, c in enumerate(NETS["alex"].channels)
+    }
     torch.save(lin, root / "alex.pth")
     m = LPIPS("alex", pretrained=True, weights=f"{base}/alex.pth", backbone_weights=str(backbone))
     assert not m.is_standin

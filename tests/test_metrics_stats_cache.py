@@ -20,7 +20,11 @@ def test_round_trip(tmp_path):
     save_stats(path, key, s)
     back = load_stats(path, key)
     assert back is not None and back.count == 20
-    assert torch.equal(back.mu, s.mu) and torch.equal(back.sigma, s.sigma) and torch.equal(back.features, s.features)
+    assert (
+        torch.equal(back.mu, s.mu)
+        and torch.equal(back.sigma, s.sigma)
+        and torch.equal(back.features, s.features)
+    )
 
 
 def test_other_extractor_or_resolution_gets_another_file_and_is_not_reused(tmp_path, caplog):

@@ -57,9 +57,11 @@ def test_init_kwargs_hold_every_constructor_argument_as_plain_values():
 
     from sdstylegan.models import Discriminator, Encoder, Generator
 
-    for cls, kw in ((Generator, dict(z_dim=8, w_dim=8, img_resolution=16, channel_base=64, channel_max=8)),
-                    (Discriminator, dict(img_resolution=16, channel_base=64, channel_max=8, resample_filter=(1, 2, 1))),
-                    (Encoder, dict(img_resolution=16, w_dim=8, channel_base=64, channel_max=8))):
+    for cls, kw in (
+        (Generator, dict(z_dim=8, w_dim=8, img_resolution=16, channel_base=64, channel_max=8)),
+        (Discriminator, dict(img_resolution=16, channel_base=64, channel_max=8, resample_filter=(1, 2, 1))),
+        (Encoder, dict(img_resolution=16, w_dim=8, channel_base=64, channel_max=8)),
+    ):
         net = cls(**kw)
         assert list(net.init_kwargs) == list(inspect.signature(cls).parameters)
         assert all(net.init_kwargs[k] == (list(v) if isinstance(v, tuple) else v) for k, v in kw.items())

@@ -77,4 +77,7 @@ def test_w_avg_decay_defaults_to_stylegan2_adas():
     from sdstylegan.models.generator import Generator
 
     assert MappingNetwork(z_dim=4, w_dim=4, num_ws=2).w_avg_beta == 0.995
-    assert Generator(z_dim=4, w_dim=4, img_resolution=8, channel_base=32, channel_max=4).mapping.w_avg_beta == 0.995
+    assert (
+        Generator(z_dim=4, w_dim=4, img_resolution=8, channel_base=32, channel_max=4).mapping.w_avg_beta
+        == 0.995
+    )

@@ -7,8 +7,19 @@ import torch
 
 from sdstylegan.training.augment import AugmentPipe
 
-ALL = dict(xflip=1, rotate90=1, xint=1, scale=1, rotate=1, aniso=1, brightness=1, contrast=1, lumaflip=1, hue=1,
-           saturation=1)
+ALL = dict(
+    xflip=1,
+    rotate90=1,
+    xint=1,
+    scale=1,
+    rotate=1,
+    aniso=1,
+    brightness=1,
+    contrast=1,
+    lumaflip=1,
+    hue=1,
+    saturation=1,
+)
 
 
 def images(n: int = 8, size: int = 8) -> torch.Tensor:
@@ -49,8 +60,11 @@ def test_integer_translation_moves_whole_pixels():
     x = images(16, 16)
     y = pipe(x)
     for i in range(16):  # the interior must equal the input shifted by an integer (dy, dx)
-        ok = any(torch.allclose(y[i, :, 4:12, 4:12], x[i, :, 4 + dy:12 + dy, 4 + dx:12 + dx], atol=1e-5)
-                 for dy in range(-4, 5) for dx in range(-4, 5))
+        ok = any(
+            torch.allclose(y[i, :, 4:12, 4:12], x[i, :, 4 + dy : 12 + dy, 4 + dx : 12 + dx], atol=1e-5)
+            for dy in range(-4, 5)
+            for dx in range(-4, 5)
+        )
         assert ok, f"image {i} is not an integer shift"
 
 

@@ -20,8 +20,15 @@ from sdstylegan.utils.safe_build import UntrustedConfigError
 sys.path.insert(0, str(Path(__file__).parent))
 from hostile import PAYLOADS, payloads, snapshot  # noqa: E402
 
-GEN = {"_target_": "sdstylegan.models.generator.Generator", "z_dim": 8, "w_dim": 8, "img_resolution": 8,
-       "channel_base": 64, "channel_max": 8, "mapping_layers": 1}
+GEN = {
+    "_target_": "sdstylegan.models.generator.Generator",
+    "z_dim": 8,
+    "w_dim": 8,
+    "img_resolution": 8,
+    "channel_base": 64,
+    "channel_max": 8,
+    "mapping_layers": 1,
+}
 
 
 def fake_training_checkpoint(seed: int = 0) -> tuple[dict, torch.nn.Module]:
@@ -30,7 +37,9 @@ def fake_training_checkpoint(seed: int = 0) -> tuple[dict, torch.nn.Module]:
 
     torch.manual_seed(seed)
     G, G_ema = instantiate(GEN), instantiate(GEN)
-    state = {f"G.{k}": v for k, v in G.state_dict().items()} | {f"G_ema.{k}": v for k, v in G_ema.state_dict().items()}
+    state = {f"G.{k}": v for k, v in G.state_dict().items()} | {
+        f"G_ema.{k}": v for k, v in G_ema.state_dict().items()
+    }
     meta = {"format": 1, "model": {"generator": GEN}, "kimg": 1.5, "rng": {"python": (3, (1, 2), None)}}
     return {"state_dict": state, "sdstylegan": meta}, G_ema
 

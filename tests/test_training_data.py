@@ -17,7 +17,7 @@ def test_each_pass_is_a_permutation_and_passes_differ():
     s = InfiniteSampler(10, seed=0)
     stream = take(s, 30)
     for e in range(3):
-        assert sorted(stream[e * 10:(e + 1) * 10]) == list(range(10))
+        assert sorted(stream[e * 10 : (e + 1) * 10]) == list(range(10))
     assert stream[:10] != stream[10:20]
     assert take(InfiniteSampler(10, seed=0), 30) == stream and take(InfiniteSampler(10, seed=1), 30) != stream
 

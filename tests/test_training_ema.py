@@ -12,7 +12,9 @@ def test_beta_is_half_per_half_life_and_ramps_up():
     assert ema_beta(batch_size=10, cur_nimg=10**9, ema_kimg=0.01, rampup=0.05) == pytest.approx(0.5)
     # early on the half-life is capped at rampup · images seen: 0.05 · 200 = 10 images
     assert ema_beta(batch_size=10, cur_nimg=200, ema_kimg=10, rampup=0.05) == pytest.approx(0.5)
-    assert ema_beta(batch_size=10, cur_nimg=200, ema_kimg=10, rampup=None) == pytest.approx(0.5 ** (10 / 10000))
+    assert ema_beta(batch_size=10, cur_nimg=200, ema_kimg=10, rampup=None) == pytest.approx(
+        0.5 ** (10 / 10000)
+    )
     assert ema_beta(batch_size=10, cur_nimg=0, ema_kimg=10, rampup=0.05) == pytest.approx(0.0)
 
 

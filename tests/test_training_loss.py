@@ -20,8 +20,11 @@ RES = 8
 def nets():
     torch.manual_seed(0)
     kw = dict(img_resolution=RES, channel_base=64, channel_max=8)
-    return (Generator(z_dim=8, w_dim=8, mapping_layers=1, **kw), Discriminator(mbstd_group_size=2, **kw),
-            Encoder(w_dim=8, **kw))
+    return (
+        Generator(z_dim=8, w_dim=8, mapping_layers=1, **kw),
+        Discriminator(mbstd_group_size=2, **kw),
+        Encoder(w_dim=8, **kw),
+    )
 
 
 def test_lazy_adam_correction_and_auto_gamma():
@@ -66,7 +69,9 @@ def test_r1_matches_the_gradient_penalty_formula(nets):
     x = real.clone().requires_grad_(True)
     (grad,) = torch.autograd.grad(D(x).sum(), x)
     penalty = grad.square().sum([1, 2, 3])
-    assert out["r1_penalty"].item() == pytest.approx(penalty.mean().item(), rel=1e-4) and out["r1_penalty"] > 0
+    assert (
+        out["r1_penalty"].item() == pytest.approx(penalty.mean().item(), rel=1e-4) and out["r1_penalty"] > 0
+    )
     assert out["loss"].item() == pytest.approx((penalty * 2.0).mean().item() * 16, rel=1e-4)
     out["loss"].backward()  # second-order gradient reaches D's weights
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in D.parameters())
@@ -95,7 +100,9 @@ def test_style_mixing_mixes_ws(nets):
 def test_encoder_terms_with_an_l1_distance_and_lpips_required(nets):
     G, _, E = nets
 
-    class L1Distance(torch.nn.Module):  # a differentiable perceptual-distance stand-in with the LPIPS signature
+    class L1Distance(
+        torch.nn.Module
+    ):  # a differentiable perceptual-distance stand-in with the LPIPS signature
         def forward(self, x, y):
             return (x - y).abs().mean([1, 2, 3])
 

@@ -24,16 +24,32 @@ RES = 16
 def tiny_model(res: int = RES) -> dict:
     net = {"img_resolution": res, "channel_base": 128, "channel_max": 16}
     return {
-        "generator": {"_target_": "sdstylegan.models.generator.Generator", "z_dim": 16, "w_dim": 16,
-                      "mapping_layers": 2, **net},
-        "discriminator": {"_target_": "sdstylegan.models.discriminator.Discriminator", "mbstd_group_size": 4, **net},
+        "generator": {
+            "_target_": "sdstylegan.models.generator.Generator",
+            "z_dim": 16,
+            "w_dim": 16,
+            "mapping_layers": 2,
+            **net,
+        },
+        "discriminator": {
+            "_target_": "sdstylegan.models.discriminator.Discriminator",
+            "mbstd_group_size": 4,
+            **net,
+        },
         "encoder": {"_target_": "sdstylegan.models.encoder.Encoder", "w_dim": 16, **net},
     }
 
 
 def training_cfg(make_cfg, *overrides: str) -> dict:
-    cfg = make_cfg(["training.batch_size=4", "training.total_kimg=1", "training.ema.kimg=0.01",
-                    "training.ema.rampup=null", *overrides])
+    cfg = make_cfg(
+        [
+            "training.batch_size=4",
+            "training.total_kimg=1",
+            "training.ema.kimg=0.01",
+            "training.ema.rampup=null",
+            *overrides,
+        ]
+    )
     return OmegaConf.to_container(cfg.training, resolve=True)
 
 
@@ -50,11 +66,20 @@ def make_data(manifest: Path, batch: int = 4, seed: int = 0) -> TrainingDataModu
 
 
 def make_trainer(root: Path, callbacks=(), **kw) -> pl.Trainer:
-    args = dict(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False, enable_model_summary=False,
-                plugins=[AtomicCheckpointIO()], max_epochs=-1, use_distributed_sampler=False,
-                default_root_dir=str(root), callbacks=list(callbacks),
-                enable_checkpointing=any(isinstance(c, KimgCheckpoint) for c in callbacks),
-                deterministic=True)
+    args = dict(
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        plugins=[AtomicCheckpointIO()],
+        max_epochs=-1,
+        use_distributed_sampler=False,
+        default_root_dir=str(root),
+        callbacks=list(callbacks),
+        enable_checkpointing=any(isinstance(c, KimgCheckpoint) for c in callbacks),
+        deterministic=True,
+    )
     args.update(kw)
     return pl.Trainer(**args)
 
@@ -84,8 +109,13 @@ def test_one_step_changes_g_and_d_and_updates_g_ema_by_the_ema_formula(make_cfg,
 
 def test_r1_and_path_length_are_nonzero_and_run_on_their_intervals(make_cfg, manifest, tmp_path):
     torch.manual_seed(0)
-    t = training_cfg(make_cfg, "training.total_kimg=0.012", "training.r1_gamma=1.0",
-                     "training.loss.r1_interval=2", "training.loss.pl_interval=3")
+    t = training_cfg(
+        make_cfg,
+        "training.total_kimg=0.012",
+        "training.r1_gamma=1.0",
+        "training.loss.r1_interval=2",
+        "training.loss.pl_interval=3",
+    )
     module = StyleGAN2Module(tiny_model(), t)
     steps: list[int] = []
     first: dict[str, float] = {}
@@ -114,7 +144,9 @@ def test_mixed_precision_step_keeps_regularisers_finite(make_cfg, manifest, tmp_
         def on_train_batch_end(self, trainer, pl_module, *args):
             logged.update({k: float(v) for k, v in trainer.callback_metrics.items()})
 
-    make_trainer(tmp_path, callbacks=[Record()], precision="bf16-mixed").fit(module, datamodule=make_data(manifest))
+    make_trainer(tmp_path, callbacks=[Record()], precision="bf16-mixed").fit(
+        module, datamodule=make_data(manifest)
+    )
     assert logged["train/r1"] > 0 and logged["train/pl"] > 0
     assert all(torch.isfinite(torch.tensor(v)) for v in logged.values())
     assert all(p.dtype == torch.float32 and torch.isfinite(p).all() for p in module.G.parameters())
@@ -123,7 +155,9 @@ def test_mixed_precision_step_keeps_regularisers_finite(make_cfg, manifest, tmp_
 def test_batch_gpu_splits_each_phase_into_rounds(make_cfg, manifest, tmp_path):
     """training.batch_gpu=2 with a per-rank batch of 4: D never sees more than 2 images per pass, kimg counts 4."""
     torch.manual_seed(0)
-    module = StyleGAN2Module(tiny_model(), training_cfg(make_cfg, "training.total_kimg=0.004", "training.batch_gpu=2"))
+    module = StyleGAN2Module(
+        tiny_model(), training_cfg(make_cfg, "training.total_kimg=0.004", "training.batch_gpu=2")
+    )
     sizes: list[int] = []
     module.D.register_forward_hook(lambda m, args, out: sizes.append(args[0].shape[0]))
     make_trainer(tmp_path).fit(module, datamodule=make_data(manifest))
@@ -143,8 +177,14 @@ def _fit(module, manifest, root, total_kimg, ckpt_path=None):
 
 def test_resume_equals_uninterrupted_training(make_cfg, manifest, tmp_path):
     """N steps, stop, resume in a fresh module for N more == 2N uninterrupted (state and parameters)."""
-    t = training_cfg(make_cfg, "training.r1_gamma=1.0", "training.loss.r1_interval=2", "training.loss.pl_interval=2",
-                     "training.ada.interval=1", "training.ada.kimg=1")
+    t = training_cfg(
+        make_cfg,
+        "training.r1_gamma=1.0",
+        "training.loss.r1_interval=2",
+        "training.loss.pl_interval=2",
+        "training.ada.interval=1",
+        "training.ada.kimg=1",
+    )
     torch.manual_seed(0)
     ref = StyleGAN2Module(tiny_model(), t)
     init = copy.deepcopy(ref.state_dict())
@@ -173,7 +213,9 @@ def test_resume_equals_uninterrupted_training(make_cfg, manifest, tmp_path):
         assert sa["param_groups"] == sb["param_groups"]
         for i in sa["state"]:
             assert int(sa["state"][i]["step"]) == int(sb["state"][i]["step"])
-            torch.testing.assert_close(sb["state"][i]["exp_avg_sq"], sa["state"][i]["exp_avg_sq"], rtol=0, atol=0)
+            torch.testing.assert_close(
+                sb["state"][i]["exp_avg_sq"], sa["state"][i]["exp_avg_sq"], rtol=0, atol=0
+            )
 
 
 def test_non_finite_loss_stops_with_clear_message_and_keeps_checkpoint(make_cfg, manifest, tmp_path):
@@ -198,8 +240,11 @@ def test_batch_of_wrong_resolution_is_refused(make_cfg, manifest, tmp_path):
 
 
 def test_dataset_smaller_than_one_batch_is_refused(manifest):
-    data = TrainingDataModule(ManifestDataModule(str(manifest), resolution=RES, batch_size=4, num_workers=0,
-                                                 xflip=False), seed=0, min_images=32)
+    data = TrainingDataModule(
+        ManifestDataModule(str(manifest), resolution=RES, batch_size=4, num_workers=0, xflip=False),
+        seed=0,
+        min_images=32,
+    )
     with pytest.raises(ValueError, match="has 8 images .* at least one batch of 32"):
         data.setup("fit")
 
@@ -215,14 +260,26 @@ def _ddp_worker(manifest: str, cfg_json: str, out_dir: str) -> None:
 
     torch.manual_seed(0)  # same initial weights on both ranks (DDP also broadcasts them)
     module = StyleGAN2Module(tiny_model(), json.loads(Path(cfg_json).read_text()))
-    trainer = make_trainer(Path(out_dir), devices=2, deterministic=False,
-                           strategy=DDPStrategy(find_unused_parameters=True, process_group_backend="gloo"))
-    data = TrainingDataModule(ManifestDataModule(manifest, resolution=RES, batch_size=2, num_workers=0), seed=0,
-                              min_images=4)
+    trainer = make_trainer(
+        Path(out_dir),
+        devices=2,
+        deterministic=False,
+        strategy=DDPStrategy(find_unused_parameters=True, process_group_backend="gloo"),
+    )
+    data = TrainingDataModule(
+        ManifestDataModule(manifest, resolution=RES, batch_size=2, num_workers=0), seed=0, min_images=4
+    )
     trainer.fit(module, datamodule=data)
-    torch.save({"G_ema": params(module.G_ema), "G": params(module.G), "nimg": int(module.cur_nimg),
-                "p": float(module.ada.p), "pl_mean": float(module.loss.pl_mean)},
-               Path(out_dir) / f"rank{trainer.global_rank}.pt")
+    torch.save(
+        {
+            "G_ema": params(module.G_ema),
+            "G": params(module.G),
+            "nimg": int(module.cur_nimg),
+            "p": float(module.ada.p),
+            "pl_mean": float(module.loss.pl_mean),
+        },
+        Path(out_dir) / f"rank{trainer.global_rank}.pt",
+    )
 
 
 @pytest.mark.slow  # ~20 s on 2 busy cores: two interpreters, gloo rendezvous
@@ -233,18 +290,38 @@ def test_two_process_cpu_ddp_keeps_ranks_identical(make_cfg, manifest, tmp_path)
     import subprocess
     import sys
 
-    cfg = training_cfg(make_cfg, "training.total_kimg=0.012", "training.r1_gamma=1.0", "training.loss.r1_interval=2",
-                       "training.loss.pl_interval=2", "training.ada.interval=1", "training.ada.kimg=1")
+    cfg = training_cfg(
+        make_cfg,
+        "training.total_kimg=0.012",
+        "training.r1_gamma=1.0",
+        "training.loss.r1_interval=2",
+        "training.loss.pl_interval=2",
+        "training.ada.interval=1",
+        "training.ada.kimg=1",
+    )
     (tmp_path / "cfg.json").write_text(json.dumps(cfg))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     procs = []
     for rank in range(2):
-        env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "NODE_RANK": "0",
-               "LOCAL_RANK": str(rank), "WORLD_SIZE": "2", "RANK": str(rank)}
-        procs.append(subprocess.Popen([sys.executable, __file__, str(manifest), str(tmp_path / "cfg.json"),
-                                       str(tmp_path)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
+        env = {
+            **os.environ,
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": str(port),
+            "NODE_RANK": "0",
+            "LOCAL_RANK": str(rank),
+            "WORLD_SIZE": "2",
+            "RANK": str(rank),
+        }
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, __file__, str(manifest), str(tmp_path / "cfg.json"), str(tmp_path)],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+        )
     logs = [p.communicate(timeout=300)[0].decode(errors="replace") for p in procs]
     assert all(p.returncode == 0 for p in procs), logs[0][-3000:] + logs[1][-3000:]
     r0, r1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2))
@@ -268,9 +345,14 @@ def test_encoder_terms_reach_g_only_when_update_generator(make_cfg, manifest, tm
     after = []
     for weight in (1e-3, 1e3):
         torch.manual_seed(0)
-        t = training_cfg(make_cfg, "training.total_kimg=0.004", "training.encoder.lambda_lpips=0",
-                         f"training.encoder.lambda_l1={weight}", f"training.encoder.lambda_w={weight}",
-                         f"training.encoder.update_generator={update_generator}")
+        t = training_cfg(
+            make_cfg,
+            "training.total_kimg=0.004",
+            "training.encoder.lambda_lpips=0",
+            f"training.encoder.lambda_l1={weight}",
+            f"training.encoder.lambda_w={weight}",
+            f"training.encoder.update_generator={update_generator}",
+        )
         module = StyleGAN2Module(tiny_model(), t, encoder=True)
         e0 = params(module.E)
         make_trainer(tmp_path / f"{update_generator}{weight}").fit(module, datamodule=make_data(manifest))

@@ -16,10 +16,24 @@ from sdstylegan.training.checkpoint import load_checkpoint, load_generator, load
 
 ROOT = Path(__file__).resolve().parents[1]
 
-TINY = ["experiment=demo", "dataset.num_images=12", "dataset.resolution=16", "dataset.image_size=16", "metrics.lpips.net=vgg", "dataset.num_workers=1",
-        "dataset.datamodule.num_workers=0", "model.channel_base=256", "model.channel_max=16", "model.z_dim=16",
-        "model.w_dim=16", "training.batch_size=4", "training.callbacks.samples.num=4", "metrics=standin",
-        "trainer.enable_progress_bar=false", "print_config=false"]
+TINY = [
+    "experiment=demo",
+    "dataset.num_images=12",
+    "dataset.resolution=16",
+    "dataset.image_size=16",
+    "metrics.lpips.net=vgg",
+    "dataset.num_workers=1",
+    "dataset.datamodule.num_workers=0",
+    "model.channel_base=256",
+    "model.channel_max=16",
+    "model.z_dim=16",
+    "model.w_dim=16",
+    "training.batch_size=4",
+    "training.callbacks.samples.num=4",
+    "metrics=standin",
+    "trainer.enable_progress_bar=false",
+    "print_config=false",
+]
 
 
 def every(kimg: float) -> list[str]:
@@ -27,8 +41,15 @@ def every(kimg: float) -> list[str]:
 
 
 def test_train_stage_leaves_checkpoint_samples_metrics_and_logs(make_cfg):
-    cfg = make_cfg([*TINY, "pipeline.stages=[demo_data,train]", "training.total_kimg=0.008", *every(0.004),
-                    "training.callbacks.metrics.num_samples=8"])
+    cfg = make_cfg(
+        [
+            *TINY,
+            "pipeline.stages=[demo_data,train]",
+            "training.total_kimg=0.008",
+            *every(0.004),
+            "training.callbacks.metrics.num_samples=8",
+        ]
+    )
     out = run_from_config(cfg)["train"]
     run = Path(cfg.paths.run_dir)
     assert out["kimg"] == 0.008 and out["encoder"] is False
@@ -40,7 +61,9 @@ def test_train_stage_leaves_checkpoint_samples_metrics_and_logs(make_cfg):
     assert grids == [f"kimg{k:09.3f}_psi{psi}.png" for k in (0, 0.004, 0.008) for psi in ("0.7", "1")]
     lines = [json.loads(x) for x in (run / "train" / "metrics.jsonl").read_text().splitlines()]
     assert [x["kimg"] for x in lines] == [0.004, 0.008]
-    assert all(k.endswith("_standin") for x in lines for k in x if k != "kimg")  # stand-in Inception, labelled
+    assert all(
+        k.endswith("_standin") for x in lines for k in x if k != "kimg"
+    )  # stand-in Inception, labelled
     assert (run / out["best_checkpoint"]).exists()
     csv = (run / "train" / "csv" / "metrics.csv").read_text()
     assert "train/kimg" in csv and "train/loss_d" in csv and "train/ada_p" in csv
@@ -48,11 +71,27 @@ def test_train_stage_leaves_checkpoint_samples_metrics_and_logs(make_cfg):
 
 def test_rerun_after_a_kill_resumes_and_extends_the_run(make_cfg):
     stages = "pipeline.stages=[demo_data,train]"
-    cfg = make_cfg([*TINY, stages, "training.total_kimg=0.004", *every(0.004), "training.callbacks.metrics.every_kimg=null"])
+    cfg = make_cfg(
+        [
+            *TINY,
+            stages,
+            "training.total_kimg=0.004",
+            *every(0.004),
+            "training.callbacks.metrics.every_kimg=null",
+        ]
+    )
     run_from_config(cfg)
     run = Path(cfg.paths.run_dir)
     (run / "train" / "done.json").unlink()  # as if the process had been killed after its last checkpoint
-    cfg2 = make_cfg([*TINY, stages, "training.total_kimg=0.008", *every(0.004), "training.callbacks.metrics.every_kimg=null"])
+    cfg2 = make_cfg(
+        [
+            *TINY,
+            stages,
+            "training.total_kimg=0.008",
+            *every(0.004),
+            "training.callbacks.metrics.every_kimg=null",
+        ]
+    )
     out = run_from_config(cfg2)["train"]
     assert not (run / "train.prev").exists(), "more kimg must not change the stage's fingerprint"
     assert out["kimg"] == 0.008
@@ -64,8 +103,15 @@ def test_rerun_after_a_kill_resumes_and_extends_the_run(make_cfg):
 
 
 def test_train_raw_trains_the_encoder(make_cfg):
-    cfg = make_cfg([*TINY, "pipeline.stages=[demo_data,train_raw]", "training.total_kimg=0.004", *every(0.004),
-                    "training.callbacks.metrics.every_kimg=null"])
+    cfg = make_cfg(
+        [
+            *TINY,
+            "pipeline.stages=[demo_data,train_raw]",
+            "training.total_kimg=0.004",
+            *every(0.004),
+            "training.callbacks.metrics.every_kimg=null",
+        ]
+    )
     out = run_from_config(cfg)["train_raw"]
     assert out["encoder"] is True
     E = load_network(Path(cfg.paths.run_dir) / out["checkpoint"], which="E")
@@ -84,9 +130,18 @@ def test_resolution_mismatch_and_small_dataset_are_refused_at_start(make_cfg):
 @pytest.mark.slow
 def test_multirun_sweep_over_r1_gamma(tmp_path):
     env = {**os.environ, "HYDRA_FULL_ERROR": "1"}
-    cmd = [sys.executable, "train.py", "-m", *TINY, "pipeline.stages=[demo_data,train]", "training.total_kimg=0.004",
-           *every(0.004), "training.callbacks.metrics.every_kimg=null", "training.r1_gamma=0.5,2.0",
-           f"paths.output_dir={tmp_path}"]
+    cmd = [
+        sys.executable,
+        "train.py",
+        "-m",
+        *TINY,
+        "pipeline.stages=[demo_data,train]",
+        "training.total_kimg=0.004",
+        *every(0.004),
+        "training.callbacks.metrics.every_kimg=null",
+        "training.r1_gamma=0.5,2.0",
+        f"paths.output_dir={tmp_path}",
+    ]
     subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True, timeout=600)
     gammas = []
     for job in ("0", "1"):
@@ -97,8 +152,13 @@ def test_multirun_sweep_over_r1_gamma(tmp_path):
 
 @pytest.mark.slow
 def test_resumed_run_continues_the_same_wandb_run(make_cfg):
-    args = [*TINY, "pipeline.stages=[demo_data,train]", "logger=wandb", *every(0.004),
-            "training.callbacks.metrics.every_kimg=null"]
+    args = [
+        *TINY,
+        "pipeline.stages=[demo_data,train]",
+        "logger=wandb",
+        *every(0.004),
+        "training.callbacks.metrics.every_kimg=null",
+    ]
     cfg = make_cfg([*args, "training.total_kimg=0.004"])
     run_from_config(cfg)
     run = Path(cfg.paths.run_dir)
@@ -118,8 +178,16 @@ def test_kill_during_training_then_same_command_resumes(tmp_path):
     import signal
     import time
 
-    cmd = [sys.executable, "train.py", *TINY, "pipeline.stages=[demo_data,train]", "training.total_kimg=0.04",
-           *every(0.004), "training.callbacks.metrics.every_kimg=null", f"paths.output_dir={tmp_path}"]
+    cmd = [
+        sys.executable,
+        "train.py",
+        *TINY,
+        "pipeline.stages=[demo_data,train]",
+        "training.total_kimg=0.04",
+        *every(0.004),
+        "training.callbacks.metrics.every_kimg=null",
+        f"paths.output_dir={tmp_path}",
+    ]
     ckpt = tmp_path / "demo" / "train" / "checkpoints" / "last.ckpt"
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
@@ -139,8 +207,14 @@ def test_kill_during_training_then_same_command_resumes(tmp_path):
 
 
 def test_fid_without_inception_weights_fails_at_start_not_later(make_cfg):
-    overrides = [*TINY, "metrics=default", "metrics.inception.weights=/nonexistent/inception.pth",
-                 "pipeline.stages=[demo_data,train]", "training.total_kimg=0.004", *every(0.004)]
+    overrides = [
+        *TINY,
+        "metrics=default",
+        "metrics.inception.weights=/nonexistent/inception.pth",
+        "pipeline.stages=[demo_data,train]",
+        "training.total_kimg=0.004",
+        *every(0.004),
+    ]
     with pytest.raises(RuntimeError, match=r"training.callbacks.metrics.metrics.inception \(for train\)"):
         run_from_config(make_cfg(overrides))  # the pipeline's preflight: before demo_data
     assert not (Path(make_cfg(overrides).paths.run_dir) / "demo_data").exists()
@@ -151,24 +225,43 @@ def test_fid_without_inception_weights_fails_at_start_not_later(make_cfg):
 
 
 def test_init_from_starts_a_fresh_stage_from_pretrained_weights(make_cfg, tmp_path):
-    first = make_cfg([*TINY, "pipeline.stages=[demo_data,train]", "training.total_kimg=0.004", "seed=7"],
-                     run_dir=tmp_path / "pretrained")
+    first = make_cfg(
+        [*TINY, "pipeline.stages=[demo_data,train]", "training.total_kimg=0.004", "seed=7"],
+        run_dir=tmp_path / "pretrained",
+    )
     source = Path(first.paths.run_dir) / run_from_config(first)["train"]["checkpoint"]
     # learning rates ~0: the stage's one step leaves G and D where they started (G_ema moves toward G)
-    frozen = [*TINY, "pipeline.stages=[demo_data,train]", "training.total_kimg=0.004", "training.optim.g_lr=1e-30",
-              "training.optim.d_lr=1e-30", "training.ada.enabled=false"]
+    frozen = [
+        *TINY,
+        "pipeline.stages=[demo_data,train]",
+        "training.total_kimg=0.004",
+        "training.optim.g_lr=1e-30",
+        "training.optim.d_lr=1e-30",
+        "training.ada.enabled=false",
+    ]
     cfg = make_cfg([*frozen, f"training.init_from={source}"], run_dir=tmp_path / "finetune")
     out = run_from_config(cfg)["train"]
-    src, got = load_checkpoint(source)["state_dict"], load_checkpoint(Path(cfg.paths.run_dir) / out["checkpoint"])
+    src, got = (
+        load_checkpoint(source)["state_dict"],
+        load_checkpoint(Path(cfg.paths.run_dir) / out["checkpoint"]),
+    )
     for name in ("G.", "D."):
-        keys = [k for k in src if k.startswith(name) and not k.endswith("w_avg")]  # w_avg is an EMA of each step
+        keys = [
+            k for k in src if k.startswith(name) and not k.endswith("w_avg")
+        ]  # w_avg is an EMA of each step
         assert keys
         for k in keys:
             torch.testing.assert_close(got["state_dict"][k], src[k], atol=1e-20, rtol=1e-6)
     assert got["sdstylegan"]["kimg"] == 0.004  # counters started fresh
     scratch = make_cfg(frozen, run_dir=tmp_path / "scratch")
     fresh = load_checkpoint(Path(scratch.paths.run_dir) / run_from_config(scratch)["train"]["checkpoint"])
-    assert (fresh["state_dict"]["G.mapping.layers.0.weight"] - src["G.mapping.layers.0.weight"]).abs().max() > 0.1
+    assert (
+        fresh["state_dict"]["G.mapping.layers.0.weight"] - src["G.mapping.layers.0.weight"]
+    ).abs().max() > 0.1
     with pytest.raises(ValueError, match="training.init_from=.*no such"):  # caught before any stage runs
-        run_from_config(make_cfg([*TINY, "pipeline.stages=[demo_data,train]",
-                                  f"training.init_from={tmp_path / 'absent.pkl'}"], run_dir=tmp_path / "x"))
+        run_from_config(
+            make_cfg(
+                [*TINY, "pipeline.stages=[demo_data,train]", f"training.init_from={tmp_path / 'absent.pkl'}"],
+                run_dir=tmp_path / "x",
+            )
+        )

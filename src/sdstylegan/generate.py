@@ -68,17 +68,28 @@ def build_lpips(run_dir: Path | None) -> torch.nn.Module:
     """The run's `metrics.lpips` (its saved config.yaml), for choosing centres perceptually."""
     cfg_path = run_dir / "config.yaml" if run_dir is not None else None
     if cfg_path is None or not cfg_path.is_file():
-        raise FileNotFoundError("--distance lpips needs the run's config.yaml (for metrics.lpips); "
-                                "pass the run directory, or use --distance w")
+        raise FileNotFoundError(
+            "--distance lpips needs the run's config.yaml (for metrics.lpips); "
+            "pass the run directory, or use --distance w"
+        )
     node = OmegaConf.to_container(OmegaConf.load(cfg_path).metrics.lpips, resolve=True)
     # A saved config is data: only the LPIPS constructor may be built from it (utils.safe_build).
     return build_trusted(node, LPIPS_TARGETS, origin=str(cfg_path), where="metrics.lpips")
 
 
 @torch.no_grad()
-def generate(G: torch.nn.Module, seeds: list[int], psi: float = 1.0, truncation: str = "mean",
-             noise_mode: str = "const", centres: torch.Tensor | None = None, distance: str = "lpips",
-             lpips: torch.nn.Module | None = None, batch: int = 16, lpips_resolution: int | None = 256) -> torch.Tensor:
+def generate(
+    G: torch.nn.Module,
+    seeds: list[int],
+    psi: float = 1.0,
+    truncation: str = "mean",
+    noise_mode: str = "const",
+    centres: torch.Tensor | None = None,
+    distance: str = "lpips",
+    lpips: torch.nn.Module | None = None,
+    batch: int = 16,
+    lpips_resolution: int | None = 256,
+) -> torch.Tensor:
     """Images [N, C, R, R] in [-1, 1] for `seeds` (see the module docstring for the options)."""
     if truncation not in TRUNCATIONS:
         raise ValueError(f"truncation must be one of {TRUNCATIONS}, got {truncation!r}")
@@ -93,8 +104,17 @@ def generate(G: torch.nn.Module, seeds: list[int], psi: float = 1.0, truncation:
             raise ValueError("truncation='multimodal' needs the cluster centres")
         centres = centres.to(device)
         centre_images = render(G, centres, batch) if distance == "lpips" else None
-        ws = multimodal_truncate(G, G.mapping(z), centres, psi, distance, lpips, centre_images, batch,
-                                 lpips_resolution=lpips_resolution)
+        ws = multimodal_truncate(
+            G,
+            G.mapping(z),
+            centres,
+            psi,
+            distance,
+            lpips,
+            centre_images,
+            batch,
+            lpips_resolution=lpips_resolution,
+        )
     else:
         ws = G.mapping(z, truncation_psi=psi if truncation == "mean" else 1.0)
     out = []
@@ -118,9 +138,13 @@ def render_latents(G: torch.nn.Module, path: Path, args: argparse.Namespace) -> 
     ws = torch.from_numpy(saved["w"]).float().to(args.device)
     ws = ws.unsqueeze(1).expand(-1, G.num_ws, -1) if ws.ndim == 2 else ws
     if ws.ndim != 3 or ws.shape[1:] != (G.num_ws, G.w_dim):
-        raise ValueError(f"{path}: latents of shape {tuple(ws.shape)} do not fit this generator "
-                         f"(num_ws={G.num_ws}, w_dim={G.w_dim})")
-    names = [str(n) for n in saved["names"]] if "names" in saved else [f"latent{i:04d}" for i in range(len(ws))]
+        raise ValueError(
+            f"{path}: latents of shape {tuple(ws.shape)} do not fit this generator "
+            f"(num_ws={G.num_ws}, w_dim={G.w_dim})"
+        )
+    names = (
+        [str(n) for n in saved["names"]] if "names" in saved else [f"latent{i:04d}" for i in range(len(ws))]
+    )
     if args.truncation == "mean" and args.psi != 1:
         ws = G.mapping.w_avg.to(ws) + args.psi * (ws - G.mapping.w_avg.to(ws))
     outdir = Path(args.outdir) if args.outdir else path.parent / f"rendered_{args.truncation}_psi{args.psi:g}"
@@ -138,14 +162,22 @@ def render_latents(G: torch.nn.Module, path: Path, args: argparse.Namespace) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m sdstylegan.generate", description=__doc__.split("\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n", 1)[1])
+    p = argparse.ArgumentParser(
+        prog="python -m sdstylegan.generate",
+        description=__doc__.split("\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n", 1)[1],
+    )
     p.add_argument("source", help="run directory (outputs/<experiment>) or checkpoint file")
     p.add_argument("--seeds", default="0-15", help="e.g. 0-63 or 1,5,9 (default 0-15)")
     p.add_argument("--psi", type=float, default=1.0, help="truncation ψ: 0 = the centre, 1 = no truncation")
     p.add_argument("--truncation", choices=TRUNCATIONS, default="mean")
-    p.add_argument("--centres", help="centres.pt for --truncation multimodal (default <run>/cluster/centres.pt)")
-    p.add_argument("--distance", choices=("lpips", "w"), default="lpips", help="how the nearest centre is chosen")
+    p.add_argument(
+        "--centres", help="centres.pt for --truncation multimodal (default <run>/cluster/centres.pt)"
+    )
+    p.add_argument(
+        "--distance", choices=("lpips", "w"), default="lpips", help="how the nearest centre is chosen"
+    )
     p.add_argument("--noise-mode", choices=NOISE_MODES, default="const")
     p.add_argument("--which", choices=("G_ema", "G"), default="G_ema")
     p.add_argument("--outdir", help="default <run>/generated/<truncation>_psi<ψ> or next to the checkpoint")
@@ -153,7 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--force", action="store_true", help="overwrite existing images")
-    p.add_argument("--latents", help="render stored latents (projected_w.npz of sdstylegan.project) instead of seeds")
+    p.add_argument(
+        "--latents", help="render stored latents (projected_w.npz of sdstylegan.project) instead of seeds"
+    )
     args = p.parse_args(argv)
     try:
         seeds = parse_seeds(args.seeds)
@@ -165,7 +199,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.truncation == "multimodal":
             if args.centres is None and src.run_dir is None:
                 raise ValueError("--truncation multimodal: pass --centres or a run directory")
-            centres = load_centres(Path(args.centres) if args.centres else src.run_dir / "cluster" / "centres.pt")
+            centres = load_centres(
+                Path(args.centres) if args.centres else src.run_dir / "cluster" / "centres.pt"
+            )
             if args.distance == "lpips":
                 lpips = build_lpips(src.run_dir).to(args.device)
         base = src.run_dir / "generated" if src.run_dir else src.checkpoint.parent / "generated"
@@ -173,10 +209,13 @@ def main(argv: list[str] | None = None) -> int:
         targets = [outdir / f"seed{s:04d}.png" for s in seeds]
         existing = [t for t in targets if t.exists()]
         if existing and not args.force:
-            raise FileExistsError(f"{len(existing)} image(s) already in {outdir} (e.g. {existing[0].name}); "
-                                  f"--force overwrites them, --outdir writes elsewhere")
-        images = generate(G, seeds, args.psi, args.truncation, args.noise_mode, centres, args.distance, lpips,
-                          args.batch)
+            raise FileExistsError(
+                f"{len(existing)} image(s) already in {outdir} (e.g. {existing[0].name}); "
+                f"--force overwrites them, --outdir writes elsewhere"
+            )
+        images = generate(
+            G, seeds, args.psi, args.truncation, args.noise_mode, centres, args.distance, lpips, args.batch
+        )
     except (ValueError, FileNotFoundError, FileExistsError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -184,8 +223,10 @@ def main(argv: list[str] | None = None) -> int:
         save_png(image_grid(img[None], cols=1), target)
     if args.grid:
         save_png(image_grid(images), outdir / "grid.png")
-    print(f"{len(seeds)} images from {src.checkpoint} ({args.which}, truncation={args.truncation}, ψ={args.psi:g}) "
-          f"in {outdir}")
+    print(
+        f"{len(seeds)} images from {src.checkpoint} ({args.which}, truncation={args.truncation}, ψ={args.psi:g}) "
+        f"in {outdir}"
+    )
     return 0
 
 

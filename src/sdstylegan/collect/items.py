@@ -20,10 +20,10 @@ class CollectItem:
     """One thing to fetch: a URL, plus what the source knows about it."""
 
     url: str
-    origin: str                              # source kind: urls, sdip, reddit, wikimedia, flickr, img2dataset
-    bbox: list[int] | None = None            # [y0, y1, x0, x1] in original pixels (SDIP JSON)
+    origin: str  # source kind: urls, sdip, reddit, wikimedia, flickr, img2dataset
+    bbox: list[int] | None = None  # [y0, y1, x0, x1] in original pixels (SDIP JSON)
     meta: dict[str, Any] = field(default_factory=dict)  # licence, author, permalink, caption, …
-    local: dict[str, Any] | None = None      # {"path", ["offset", "size"]}: bytes on disk instead of HTTP
+    local: dict[str, Any] | None = None  # {"path", ["offset", "size"]}: bytes on disk instead of HTTP
 
     def key(self) -> str:
         """Identity for de-duplicating the input list: the URL, or the local file/tar member."""

@@ -19,8 +19,14 @@ class Progress:
     Redrawn in place on a terminal (at most 10×/s); elsewhere logged every `log_every` seconds.
     """
 
-    def __init__(self, total: int, done: Counter | None = None, stream: TextIO | None = None,
-                 enabled: bool = True, log_every: float = 10.0):
+    def __init__(
+        self,
+        total: int,
+        done: Counter | None = None,
+        stream: TextIO | None = None,
+        enabled: bool = True,
+        log_every: float = 10.0,
+    ):
         self.total = total
         self.counts: Counter = Counter(done or {})
         self.start_done = sum(self.counts.values())
@@ -66,8 +72,10 @@ class Progress:
         rate = self.rate()
         items_rate = (self.done - self.start_done) / max(time.monotonic() - self.t0, 1e-9)
         eta = f"{(self.total - self.done) / items_rate:.0f} s" if items_rate > 0 else "?"
-        return (f"collect {self.done:>7}/{self.total}  {pct:5.1f}%  ok {ok}  dup {dup}  failed {failed}  "
-                f"{rate:7.1f} img/s  eta {eta}")
+        return (
+            f"collect {self.done:>7}/{self.total}  {pct:5.1f}%  ok {ok}  dup {dup}  failed {failed}  "
+            f"{rate:7.1f} img/s  eta {eta}"
+        )
 
     def _draw(self) -> None:
         if self.tty:
@@ -84,7 +92,9 @@ class Progress:
                 self.stream.flush()
 
 
-def summary_table(counts: Counter | dict[str, int], seconds: float | None = None, new_ok: int | None = None) -> str:
+def summary_table(
+    counts: Counter | dict[str, int], seconds: float | None = None, new_ok: int | None = None
+) -> str:
     """Plain-text table: one row per outcome (most frequent first), share of all URLs, and the total."""
     total = sum(counts.values())
     rows = sorted(counts.items(), key=lambda kv: (kv[0] != OK, -kv[1], kv[0]))
@@ -95,5 +105,7 @@ def summary_table(counts: Counter | dict[str, int], seconds: float | None = None
     lines.append(f"{'-' * width}  {'-' * 8}  {'-' * 6}")
     lines.append(f"{'total':<{width}}  {total:>8}  100.0%")
     if seconds is not None and new_ok is not None:
-        lines.append(f"{new_ok} images downloaded in {seconds:.1f} s ({new_ok / max(seconds, 1e-9):.1f} img/s)")
+        lines.append(
+            f"{new_ok} images downloaded in {seconds:.1f} s ({new_ok / max(seconds, 1e-9):.1f} img/s)"
+        )
     return "\n".join(lines)

@@ -42,20 +42,31 @@ from sdstylegan.utils.logging import get_logger
 
 log = get_logger(__name__)
 
-ITEMS, JOURNAL, MANIFEST, SUMMARY, LISTING = "items.jsonl", "journal.jsonl", "manifest.jsonl", "summary.json", "listing.json"
+ITEMS, JOURNAL, MANIFEST, SUMMARY, LISTING = (
+    "items.jsonl",
+    "journal.jsonl",
+    "manifest.jsonl",
+    "summary.json",
+    "listing.json",
+)
 
 
 @dataclass
 class CollectResult:
     records: list[ManifestRecord]
     counts: Counter
-    fetched: int         # items handled in this run (resumed ones excluded)
-    new_ok: int          # images kept in this run
-    seconds: float       # download phase of this run
+    fetched: int  # items handled in this run (resumed ones excluded)
+    new_ok: int  # images kept in this run
+    seconds: float  # download phase of this run
 
 
-def list_items(sources: list[Any], transport: TransportConfig, out_dir: Path,
-               api_interval: float = 1.0, on_source_error: str = "fail") -> list[CollectItem]:
+def list_items(
+    sources: list[Any],
+    transport: TransportConfig,
+    out_dir: Path,
+    api_interval: float = 1.0,
+    on_source_error: str = "fail",
+) -> list[CollectItem]:
     """The listing of every source, saved as `items.jsonl`; an existing listing is reused (resume)."""
     path = out_dir / ITEMS
     if path.exists():
@@ -70,7 +81,9 @@ def list_items(sources: list[Any], transport: TransportConfig, out_dir: Path,
     try:
         for src in sources:
             if not isinstance(src, Source):
-                raise TypeError(f"collect source {src!r} has no name/items(api); see sdstylegan.collect.sources")
+                raise TypeError(
+                    f"collect source {src!r} has no name/items(api); see sdstylegan.collect.sources"
+                )
             t0, before = time.monotonic(), len(items)
             try:
                 items.extend(src.items(api))
@@ -79,10 +92,20 @@ def list_items(sources: list[Any], transport: TransportConfig, out_dir: Path,
                 if on_source_error == "fail":
                     raise SourceError(f"{e} (collect.on_source_error=skip keeps the other sources)") from None
                 error = str(e)
-                log.warning("collect: source %s failed, keeping its %d items listed so far: %s",
-                            src.name, len(items) - before, e)
-            report["sources"].append({"name": src.name, "items": len(items) - before, "error": error,
-                                      "seconds": round(time.monotonic() - t0, 2)})
+                log.warning(
+                    "collect: source %s failed, keeping its %d items listed so far: %s",
+                    src.name,
+                    len(items) - before,
+                    e,
+                )
+            report["sources"].append(
+                {
+                    "name": src.name,
+                    "items": len(items) - before,
+                    "error": error,
+                    "seconds": round(time.monotonic() - t0, 2),
+                }
+            )
             log.info("collect: %s listed %d items", src.name, len(items) - before)
     finally:
         api.close()
@@ -111,11 +134,20 @@ def _record(index: int, item: CollectItem, out: Outcome) -> ManifestRecord:
         extra["reason_detail"] = out.detail
     if out.source_size:
         extra["source_size"] = out.source_size
-    extra.update({k: v for k, v in out.info.items() if v is not None and not (k == "final_url" and v == item.url)})
+    extra.update(
+        {k: v for k, v in out.info.items() if v is not None and not (k == "final_url" and v == item.url)}
+    )
     if item.meta:
         extra["meta"] = item.meta
-    return ManifestRecord(id=rid, source=item.url, orig_path=out.orig_path, orig_size=out.orig_size, bbox=bbox,
-                          status=out.status, extra=extra)
+    return ManifestRecord(
+        id=rid,
+        source=item.url,
+        orig_path=out.orig_path,
+        orig_size=out.orig_size,
+        bbox=bbox,
+        status=out.status,
+        extra=extra,
+    )
 
 
 def _point_duplicates_at_kept_copies(records: list[ManifestRecord], items: list[CollectItem]) -> None:
@@ -139,12 +171,13 @@ def _still_done(r: ManifestRecord | None, index: int, owners: dict[str, int], re
     if r.status == OK:
         return owners.get(r.id) == index  # its file is still there, whole
     if r.status == DUPLICATE:
-        return r.id in owners             # the copy it points to is still there
+        return r.id in owners  # the copy it points to is still there
     return True
 
 
-def collect_items(items: list[CollectItem], out_dir: str | Path, transport: TransportConfig,
-                  policy: ContentPolicy) -> CollectResult:
+def collect_items(
+    items: list[CollectItem], out_dir: str | Path, transport: TransportConfig, policy: ContentPolicy
+) -> CollectResult:
     """Download `items` into `out_dir`, resuming from its journal; write manifest.jsonl and summary.json."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -157,7 +190,7 @@ def collect_items(items: list[CollectItem], out_dir: str | Path, transport: Tran
     if journal_path.exists():
         for r in iter_manifest(journal_path):  # a torn last line (killed mid-write) is ignored
             finished[int(r.extra["item"])] = r
-    owners: dict[str, int] = {}   # sha256 → index of the item whose record is `ok`
+    owners: dict[str, int] = {}  # sha256 → index of the item whose record is `ok`
     redo = set(transport.retry_on_resume)
     for i, r in sorted(finished.items()):
         size = r.extra.get("stored_bytes", r.extra.get("bytes"))
@@ -203,8 +236,10 @@ def collect_items(items: list[CollectItem], out_dir: str | Path, transport: Tran
     t0 = time.monotonic()
     sessions = ThreadSessions(transport)
     done_counts = status_counts(finished.values())
-    with ManifestAppender(journal_path) as journal, \
-            Progress(len(items), done_counts, enabled=bool(transport.progress)) as progress:
+    with (
+        ManifestAppender(journal_path) as journal,
+        Progress(len(items), done_counts, enabled=bool(transport.progress)) as progress,
+    ):
         for task, out in immediate:
             on_result(task, out)
         try:
@@ -220,8 +255,16 @@ def collect_items(items: list[CollectItem], out_dir: str | Path, transport: Tran
     write_manifest(out_dir / MANIFEST, records)
     counts = status_counts(records)
     new_ok = progress.new_ok
-    write_json(out_dir / SUMMARY, {"items": len(items), "status_counts": dict(counts), "fetched_this_run": len(tasks),
-                                   "images_this_run": new_ok, "seconds_this_run": round(seconds, 3)})
+    write_json(
+        out_dir / SUMMARY,
+        {
+            "items": len(items),
+            "status_counts": dict(counts),
+            "fetched_this_run": len(tasks),
+            "images_this_run": new_ok,
+            "seconds_this_run": round(seconds, 3),
+        },
+    )
     return CollectResult(records, counts, len(tasks), new_ok, seconds)
 
 
@@ -229,16 +272,23 @@ def run_collect(ctx: StageContext) -> dict[str, Any]:
     """Pipeline stage: list `collect.sources`, download, write the manifest (see module docstring)."""
     c: DictConfig = ctx.cfg.collect
     if not c.get("sources"):
-        raise ValueError("stage collect has no sources: choose collect=urls|sdip|reddit|wikimedia|flickr|img2dataset|"
-                         "yerba_mate (conf/collect/), or list _target_ nodes under collect.sources")
+        raise ValueError(
+            "stage collect has no sources: choose collect=urls|sdip|reddit|wikimedia|flickr|img2dataset|"
+            "yerba_mate (conf/collect/), or list _target_ nodes under collect.sources"
+        )
     transport = TransportConfig.from_config(c.get("transport"))
     policy = ContentPolicy.from_config(c.get("content"))
     if ctx.resume and (ctx.stage_dir / ITEMS).exists():
         sources: list[Any] = []
     else:
         sources = [instantiate(node) for node in c.sources]
-    items = list_items(sources, transport, ctx.stage_dir, float(c.get("api_interval", 1.0)),
-                       str(c.get("on_source_error", "fail")))
+    items = list_items(
+        sources,
+        transport,
+        ctx.stage_dir,
+        float(c.get("api_interval", 1.0)),
+        str(c.get("on_source_error", "fail")),
+    )
     if not items:
         listing = read_json(ctx.stage_dir / LISTING) if (ctx.stage_dir / LISTING).exists() else {}
         raise RuntimeError(f"collect: the sources listed no items ({listing.get('sources')})")
@@ -246,7 +296,13 @@ def run_collect(ctx: StageContext) -> dict[str, Any]:
     log.info("collect: outcome of every item\n%s", summary_table(res.counts, res.seconds, res.new_ok))
     ok = res.counts.get(OK, 0)
     if ok == 0:
-        raise RuntimeError(f"collect: none of the {len(items)} items gave a usable image: {dict(res.counts)}; "
-                           f"reasons per item in {ctx.stage_dir / MANIFEST}")
-    return {"manifest": ctx.relative(ctx.stage_dir / MANIFEST), "num_images": ok, "num_items": len(items),
-            "status_counts": dict(res.counts)}
+        raise RuntimeError(
+            f"collect: none of the {len(items)} items gave a usable image: {dict(res.counts)}; "
+            f"reasons per item in {ctx.stage_dir / MANIFEST}"
+        )
+    return {
+        "manifest": ctx.relative(ctx.stage_dir / MANIFEST),
+        "num_images": ok,
+        "num_items": len(items),
+        "status_counts": dict(res.counts),
+    }

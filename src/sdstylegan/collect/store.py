@@ -85,7 +85,9 @@ class ContentStore:
         return n
 
 
-def resize_longer_side(img: Image.Image, longer_side: int, ext: str) -> tuple[bytes, str, tuple[int, int]] | None:
+def resize_longer_side(
+    img: Image.Image, longer_side: int, ext: str
+) -> tuple[bytes, str, tuple[int, int]] | None:
     """Lanczos-shrink so the longer side is `longer_side`; None when already small enough.
 
     Re-encodes as PNG when the original was PNG (lossless), else JPEG quality 95.

@@ -65,7 +65,7 @@ class ManifestDataModule(pl.LightningDataModule):
         self,
         manifest_path: str | None = None,
         resolution: int = 128,
-        batch_size: int = 32,        # per-process batch
+        batch_size: int = 32,  # per-process batch
         num_workers: int = 2,
         xflip: bool = True,
         pin_memory: bool = True,
@@ -96,14 +96,20 @@ class ManifestDataModule(pl.LightningDataModule):
             raise ValueError("ManifestDataModule needs manifest_path (the stage that trains passes it)")
         self.dataset = ManifestImageDataset(self.manifest_path, self.resolution, self.xflip)
         if self.drop_last and len(self.dataset) < self.batch_size:
-            raise ValueError(f"dataset {self.manifest_path} has {len(self.dataset)} images (xflip={self.xflip}), "
-                             f"fewer than one batch of {self.batch_size}")
+            raise ValueError(
+                f"dataset {self.manifest_path} has {len(self.dataset)} images (xflip={self.xflip}), "
+                f"fewer than one batch of {self.batch_size}"
+            )
 
     def train_dataloader(self) -> DataLoader:
         self.setup()
         return DataLoader(
-            self.dataset, batch_size=self.batch_size, shuffle=self.shuffle, drop_last=self.drop_last,
-            num_workers=self.num_workers, pin_memory=self.pin_memory and torch.cuda.is_available(),
+            self.dataset,
+            batch_size=self.batch_size,
+            shuffle=self.shuffle,
+            drop_last=self.drop_last,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory and torch.cuda.is_available(),
             persistent_workers=self.persistent_workers and self.num_workers > 0,
         )
 
@@ -112,8 +118,14 @@ class ManifestDataModule(pl.LightningDataModule):
         self.setup()
         plain = copy.copy(self.dataset)  # same records, without reading the manifest again
         plain.xflip = False
-        return DataLoader(plain, batch_size=self.batch_size, shuffle=False, drop_last=False,
-                          num_workers=self.num_workers, pin_memory=self.pin_memory and torch.cuda.is_available())
+        return DataLoader(
+            plain,
+            batch_size=self.batch_size,
+            shuffle=False,
+            drop_last=False,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory and torch.cuda.is_available(),
+        )
 
     def on_after_batch_transfer(self, batch: torch.Tensor, dataloader_idx: int) -> torch.Tensor:
         return uint8_to_float(batch)

@@ -40,7 +40,9 @@ class DemoStyle:
     def check(self) -> None:
         lo, hi = (float(v) for v in self.subject_scale)
         if not 0.1 <= lo <= hi <= 0.7:
-            raise ValueError(f"dataset.subject_scale must satisfy 0.1 ≤ low ≤ high ≤ 0.7, got {list(self.subject_scale)}")
+            raise ValueError(
+                f"dataset.subject_scale must satisfy 0.1 ≤ low ≤ high ≤ 0.7, got {list(self.subject_scale)}"
+            )
         if not 0.0 <= float(self.clutter) <= 1.0:
             raise ValueError(f"dataset.clutter must lie in [0, 1], got {self.clutter}")
 
@@ -63,7 +65,9 @@ def _background(rng: np.random.Generator, size: int, clutter: float = 1.0) -> np
     c0, c1 = rng.uniform(40, 200, 3), rng.uniform(40, 200, 3)
     t = np.linspace(0, 1, size, dtype=np.float32)
     angle = rng.uniform(0, np.pi)
-    ramp = (np.cos(angle) * t[None, :] + np.sin(angle) * t[:, None]) / (abs(np.cos(angle)) + abs(np.sin(angle)))
+    ramp = (np.cos(angle) * t[None, :] + np.sin(angle) * t[:, None]) / (
+        abs(np.cos(angle)) + abs(np.sin(angle))
+    )
     ramp -= ramp.min()
     img = c0 * (1 - ramp[..., None]) + c1 * ramp[..., None]
     tex = sum(w * (_smooth_noise(rng, size, c) - 0.5) for w, c in ((60, 4), (35, 12), (20, 40)))
@@ -84,14 +88,18 @@ def _background(rng: np.random.Generator, size: int, clutter: float = 1.0) -> np
         elif kind == 1:
             draw.ellipse([x0, y0, x0 + w, y0 + h], fill=col)
         else:
-            draw.line([x0, y0, x0 + w * rng.choice([-1, 1]), y0 + h], fill=col, width=int(rng.integers(2, 10)))
+            draw.line(
+                [x0, y0, x0 + w * rng.choice([-1, 1]), y0 + h], fill=col, width=int(rng.integers(2, 10))
+            )
     return np.asarray(canvas, dtype=np.float32)
 
 
 # ---------------------------------------------------------------------------- gourds
 
 
-def _shade(nx: np.ndarray, ny: np.ndarray, light: np.ndarray, shininess: float) -> tuple[np.ndarray, np.ndarray]:
+def _shade(
+    nx: np.ndarray, ny: np.ndarray, light: np.ndarray, shininess: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Lambertian + Blinn-Phong terms for a pseudo-normal (nx, ny, sqrt(1 − nx² − ny²))."""
     nz = np.sqrt(np.clip(1 - nx**2 - ny**2, 0, 1))
     diffuse = np.clip(nx * light[0] + ny * light[1] + nz * light[2], 0, 1)
@@ -101,7 +109,9 @@ def _shade(nx: np.ndarray, ny: np.ndarray, light: np.ndarray, shininess: float) 
     return diffuse, spec
 
 
-def _draw_gourd(rng: np.random.Generator, img: np.ndarray, mode: int, cx: float, cy: float, s: float) -> tuple[int, int, int, int]:
+def _draw_gourd(
+    rng: np.random.Generator, img: np.ndarray, mode: int, cx: float, cy: float, s: float
+) -> tuple[int, int, int, int]:
     """Paint one gourd of `mode` (height ≈ s px, centred at cx, cy) into `img`; return its tight box."""
     H, W, _ = img.shape
     light = np.array([rng.uniform(-0.7, 0.7), rng.uniform(-0.8, -0.2), 0.8])
@@ -157,14 +167,14 @@ def _draw_gourd(rng: np.random.Generator, img: np.ndarray, mode: int, cx: float,
     region[mask] = color[mask] if color.ndim == 3 else color
     # Opening: rim ring and yerba (green) or metal rim for the imperial.
     top = -0.42 if mode in (0, 3) else -0.44
-    rim = ((u / 0.2) ** 2 + ((v - top) / 0.055) ** 2 <= 1)
+    rim = (u / 0.2) ** 2 + ((v - top) / 0.055) ** 2 <= 1
     rim_col = np.array([205, 205, 212]) if mode == 1 else np.array([95, 125, 45]) * jitter
     region[rim] = rim_col
     mask |= rim
     # Bombilla: a metal straw leaning out of the opening.
     ang = rng.uniform(0.2, 0.6) * rng.choice([-1, 1])
     du, dv = np.sin(ang), -np.cos(ang)
-    t = (u * du + (v - top) * dv)
+    t = u * du + (v - top) * dv
     d = np.abs(u * dv - (v - top) * du)
     straw = (t >= 0) & (t <= 0.42) & (d <= 0.022)
     region[straw] = np.array([210, 210, 218]) * (0.7 + 0.3 * np.cos(d[straw] / 0.022 * 1.5))[..., None]
@@ -188,10 +198,17 @@ def _finish(rng: np.random.Generator, canvas: np.ndarray, resolution: int) -> Im
 
 def _scale_box(box: tuple[int, int, int, int], resolution: int) -> tuple[int, int, int, int]:
     x0, y0, x1, y1 = (v / _SS for v in box)
-    return (int(np.floor(x0)), int(np.floor(y0)), min(int(np.ceil(x1)), resolution), min(int(np.ceil(y1)), resolution))
+    return (
+        int(np.floor(x0)),
+        int(np.floor(y0)),
+        min(int(np.ceil(x1)), resolution),
+        min(int(np.ceil(y1)), resolution),
+    )
 
 
-def _gourd_scene(rng: np.random.Generator, resolution: int, modes: list[int], style: DemoStyle) -> tuple[np.ndarray, list]:
+def _gourd_scene(
+    rng: np.random.Generator, resolution: int, modes: list[int], style: DemoStyle
+) -> tuple[np.ndarray, list]:
     """One gourd per entry of `modes` on a background; their boxes in output pixels."""
     size = resolution * _SS
     n = len(modes)
@@ -221,12 +238,22 @@ def _graphic(rng: np.random.Generator, resolution: int) -> Image.Image:
     for _ in range(int(rng.integers(2, 5))):
         text = "".join(rng.choice(list(letters), int(rng.integers(4, 12))))
         xy = tuple(float(v) for v in rng.uniform(0, 0.6, 2) * size)
-        draw.text(xy, text, fill=tuple(int(v) for v in rng.integers(0, 256, 3)), font_size=int(rng.uniform(0.08, 0.18) * size))
+        draw.text(
+            xy,
+            text,
+            fill=tuple(int(v) for v in rng.integers(0, 256, 3)),
+            font_size=int(rng.uniform(0.08, 0.18) * size),
+        )
     return img.resize((resolution, resolution), Image.Resampling.LANCZOS)
 
 
-def render_demo_image(seed: int, index: int, resolution: int = 128, outlier_fraction: float = 0.15,
-                      style: DemoStyle | None = None) -> DemoImage:
+def render_demo_image(
+    seed: int,
+    index: int,
+    resolution: int = 128,
+    outlier_fraction: float = 0.15,
+    style: DemoStyle | None = None,
+) -> DemoImage:
     """Render image `index` of the demo set for `seed`; the same arguments always give the same pixels."""
     style = style or DemoStyle()
     style.check()
@@ -242,10 +269,14 @@ def render_demo_image(seed: int, index: int, resolution: int = 128, outlier_frac
         return DemoImage(_finish(rng, canvas, resolution), boxes, mode, None)
     kind = OUTLIER_KINDS[int(rng.integers(len(OUTLIER_KINDS)))]
     if kind == "no_subject":
-        return DemoImage(_finish(rng, _background(rng, resolution * _SS, style.clutter), resolution), [], None, kind)
+        return DemoImage(
+            _finish(rng, _background(rng, resolution * _SS, style.clutter), resolution), [], None, kind
+        )
     if kind == "multi_subject":
         n = int(rng.integers(2, 5))
-        canvas, boxes = _gourd_scene(rng, resolution, [int(m) for m in rng.integers(len(MODES), size=n)], style)
+        canvas, boxes = _gourd_scene(
+            rng, resolution, [int(m) for m in rng.integers(len(MODES), size=n)], style
+        )
         return DemoImage(_finish(rng, canvas, resolution), boxes, None, kind)
     if kind == "graphic":
         return DemoImage(_graphic(rng, resolution), [], None, kind)
@@ -254,6 +285,8 @@ def render_demo_image(seed: int, index: int, resolution: int = 128, outlier_frac
     if rng.random() < 0.5:
         img = img.filter(ImageFilter.GaussianBlur(radius=rng.uniform(0.04, 0.08) * resolution))
     else:
-        a = np.asarray(img, dtype=np.float32) + rng.normal(0, rng.uniform(50, 90), (resolution, resolution, 3))
+        a = np.asarray(img, dtype=np.float32) + rng.normal(
+            0, rng.uniform(50, 90), (resolution, resolution, 3)
+        )
         img = Image.fromarray(np.clip(a, 0, 255).astype(np.uint8), "RGB")
     return DemoImage(img, boxes, mode, kind)

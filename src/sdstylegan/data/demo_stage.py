@@ -76,19 +76,34 @@ def generate_demo_dataset(
     else:
         rows = [_render_one(j) for j in jobs]
 
-    records = [ManifestRecord(id=r["id"], source=f"demo://seed{seed}/{r['index']}", orig_path=r["file"],
-                              orig_size=[resolution, resolution]) for r in rows]
+    records = [
+        ManifestRecord(
+            id=r["id"],
+            source=f"demo://seed{seed}/{r['index']}",
+            orig_path=r["file"],
+            orig_size=[resolution, resolution],
+        )
+        for r in rows
+    ]
     write_manifest(out_dir / "manifest.jsonl", records)
     with atomic_open(out_dir / "ground_truth.jsonl", "w", encoding="utf-8") as f:
         for r in rows:
             f.write(json.dumps(r, sort_keys=True) + "\n")
     kinds = Counter(r["outlier_kind"] for r in rows if r["outlier"])
     modes = Counter(r["mode_name"] for r in rows if not r["outlier"])
-    info = {"num_images": num_images, "seed": seed, "resolution": resolution,
-            "outlier_fraction": outlier_fraction, "subject_scale": list(style.subject_scale),
-            "clutter": style.clutter, "num_outliers": sum(kinds.values()),
-            "outlier_kinds": dict(kinds), "modes": list(MODES), "inlier_mode_counts": dict(modes),
-            "outlier_kind_names": list(OUTLIER_KINDS)}
+    info = {
+        "num_images": num_images,
+        "seed": seed,
+        "resolution": resolution,
+        "outlier_fraction": outlier_fraction,
+        "subject_scale": list(style.subject_scale),
+        "clutter": style.clutter,
+        "num_outliers": sum(kinds.values()),
+        "outlier_kinds": dict(kinds),
+        "modes": list(MODES),
+        "inlier_mode_counts": dict(modes),
+        "outlier_kind_names": list(OUTLIER_KINDS),
+    }
     write_json(out_dir / "info.json", info)
     return info
 
@@ -98,12 +113,30 @@ def run_demo_data(ctx: StageContext) -> dict[str, Any]:
     d = ctx.cfg.dataset
     if d.get("name") != "demo":
         raise ValueError(f"stage demo_data needs dataset=demo, but dataset.name is {d.get('name')!r}")
-    style = DemoStyle(tuple(float(v) for v in d.get("subject_scale", DemoStyle.subject_scale)),
-                      float(d.get("clutter", DemoStyle.clutter)))
-    info = generate_demo_dataset(ctx.stage_dir, int(d.num_images), int(d.seed), int(d.get("image_size") or d.resolution),
-                                 float(d.outlier_fraction), int(d.get("num_workers", 0)), style)
-    log.info("demo data: %d images at %d² (%d outliers: %s) in %s", info["num_images"], info["resolution"],
-             info["num_outliers"], info["outlier_kinds"], ctx.stage_dir)
-    return {"manifest": ctx.relative(ctx.stage_dir / "manifest.jsonl"),
-            "ground_truth": ctx.relative(ctx.stage_dir / "ground_truth.jsonl"),
-            "num_images": info["num_images"], "num_outliers": info["num_outliers"]}
+    style = DemoStyle(
+        tuple(float(v) for v in d.get("subject_scale", DemoStyle.subject_scale)),
+        float(d.get("clutter", DemoStyle.clutter)),
+    )
+    info = generate_demo_dataset(
+        ctx.stage_dir,
+        int(d.num_images),
+        int(d.seed),
+        int(d.get("image_size") or d.resolution),
+        float(d.outlier_fraction),
+        int(d.get("num_workers", 0)),
+        style,
+    )
+    log.info(
+        "demo data: %d images at %d² (%d outliers: %s) in %s",
+        info["num_images"],
+        info["resolution"],
+        info["num_outliers"],
+        info["outlier_kinds"],
+        ctx.stage_dir,
+    )
+    return {
+        "manifest": ctx.relative(ctx.stage_dir / "manifest.jsonl"),
+        "ground_truth": ctx.relative(ctx.stage_dir / "ground_truth.jsonl"),
+        "num_images": info["num_images"],
+        "num_outliers": info["num_outliers"],
+    }

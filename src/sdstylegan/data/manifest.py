@@ -44,8 +44,9 @@ class ManifestRecord:
         missing = [k for k in ("id", "source") if k not in d]
         if missing:
             raise ValueError(f"manifest record lacks {missing}: {d!r}")
-        return cls(**{k: v for k, v in d.items() if k in known},
-                   extra={k: v for k, v in d.items() if k not in known})
+        return cls(
+            **{k: v for k, v in d.items() if k in known}, extra={k: v for k, v in d.items() if k not in known}
+        )
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -35,16 +35,20 @@ def sdip_entries_to_records(entries: Iterable[dict]) -> list[ManifestRecord]:
     records = []
     for e in entries:
         name = str(e["image_name"])
-        records.append(ManifestRecord(
-            id="name:" + hashlib.sha256(name.encode()).hexdigest(),
-            source=name,
-            bbox=[int(v) for v in e["bounding_box"]],
-            status="pending",
-        ))
+        records.append(
+            ManifestRecord(
+                id="name:" + hashlib.sha256(name.encode()).hexdigest(),
+                source=name,
+                bbox=[int(v) for v in e["bounding_box"]],
+                status="pending",
+            )
+        )
     return records
 
 
-def export_sdip_json(path: str | os.PathLike, records: Iterable[ManifestRecord], only_usable: bool = True) -> int:
+def export_sdip_json(
+    path: str | os.PathLike, records: Iterable[ManifestRecord], only_usable: bool = True
+) -> int:
     """Write the records that have a box (and, by default, are usable) as SDIP JSON; returns the count."""
     out = [
         {"image_name": r.source, "bounding_box": list(r.bbox)}

@@ -76,8 +76,9 @@ def preprocess(img: Image.Image, patch_size: int, max_side: int | None = None) -
     return out, scale
 
 
-def patch_box_to_pixels(box: tuple[int, int, int, int], patch_size: int, scale: float,
-                        orig_size: tuple[int, int]) -> tuple[int, int, int, int]:
+def patch_box_to_pixels(
+    box: tuple[int, int, int, int], patch_size: int, scale: float, orig_size: tuple[int, int]
+) -> tuple[int, int, int, int]:
     """(x0, y0, x1, y1) in patch units → original pixels, clipped to the image (padding lies outside it).
 
     Ends are exclusive; the start is floored and the end ceiled so the box never shrinks when scale < 1.
@@ -109,7 +110,7 @@ def dino_to_timm(state: Mapping[str, Any]) -> dict[str, torch.Tensor]:
             continue
         for prefix in ("module.", "backbone."):
             if k.startswith(prefix):
-                k = k[len(prefix):]
+                k = k[len(prefix) :]
         if k.startswith("head.") or k.startswith("head_"):
             continue
         out[k] = v
@@ -119,38 +120,60 @@ def dino_to_timm(state: Mapping[str, Any]) -> dict[str, torch.Tensor]:
 def build_vit(arch: str, weights: str | None, pretrained: bool = True, **model_kwargs: Any) -> nn.Module:
     """The timm ViT `arch` with weights from `weights` (file / URL / timm name) or a random STAND-IN."""
     kwargs = dict(num_classes=0, dynamic_img_size=True, **model_kwargs)
-    hint = (f"For {arch}, download {DINO_URLS[arch]} (or the safetensors of huggingface.co/timm/{arch})."
-            if arch in DINO_URLS else "")
+    hint = (
+        f"For {arch}, download {DINO_URLS[arch]} (or the safetensors of huggingface.co/timm/{arch})."
+        if arch in DINO_URLS
+        else ""
+    )
     if not pretrained:
         return create_timm_model(arch, config_key="detector.weights", pretrained=False, **kwargs)
     source = str(weights) if weights else arch
-    is_file_or_url = Path(source).expanduser().is_file() or source.startswith(("http://", "https://")) \
+    is_file_or_url = (
+        Path(source).expanduser().is_file()
+        or source.startswith(("http://", "https://"))
         or source.endswith((".pth", ".pt", ".bin", ".safetensors"))
+    )
     if not is_file_or_url:
-        if source.startswith("hf-hub:"):  # a Hugging Face hub model, e.g. hf-hub:timm/vit_small_patch16_224.dino
-            return create_timm_model(source, config_key="detector.weights", pretrained=True, hint=hint, **kwargs)
+        if source.startswith(
+            "hf-hub:"
+        ):  # a Hugging Face hub model, e.g. hf-hub:timm/vit_small_patch16_224.dino
+            return create_timm_model(
+                source, config_key="detector.weights", pretrained=True, hint=hint, **kwargs
+            )
         if source != arch:
-            raise ValueError(f"detector.weights={source!r} is a model name different from detector.arch={arch!r}; "
-                             f"set detector.arch to it, or detector.weights to a file")
+            raise ValueError(
+                f"detector.weights={source!r} is a model name different from detector.arch={arch!r}; "
+                f"set detector.arch to it, or detector.weights to a file"
+            )
         return create_timm_model(arch, config_key="detector.weights", pretrained=True, hint=hint, **kwargs)
     import timm
 
     model = timm.create_model(arch, pretrained=False, **kwargs)
     # DINO's main_dino.py checkpoints hold `args` (an argparse.Namespace of plain values) beside the weights.
-    state = dino_to_timm(load_state_dict(source, config_key="detector.weights", hint=hint,
-                                         safe_types=(argparse.Namespace,)))
+    state = dino_to_timm(
+        load_state_dict(source, config_key="detector.weights", hint=hint, safe_types=(argparse.Namespace,))
+    )
     pos = state.get("pos_embed")
     if pos is not None and pos.shape != model.pos_embed.shape:
         from timm.layers import resample_abs_pos_embed
 
         grid = model.patch_embed.grid_size
-        state["pos_embed"] = resample_abs_pos_embed(pos, list(grid), num_prefix_tokens=model.num_prefix_tokens)
+        state["pos_embed"] = resample_abs_pos_embed(
+            pos, list(grid), num_prefix_tokens=model.num_prefix_tokens
+        )
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing:
-        raise ValueError(f"detector.weights={source}: {len(missing)} weights missing for {arch}, e.g. {missing[:3]} "
-                         f"— is it a checkpoint of this architecture?")
+        raise ValueError(
+            f"detector.weights={source}: {len(missing)} weights missing for {arch}, e.g. {missing[:3]} "
+            f"— is it a checkpoint of this architecture?"
+        )
     if unexpected:
-        log.warning("detector.weights=%s: ignored %d unexpected keys, e.g. %s", source, len(unexpected), unexpected[:3])
+        log.warning(
+            "detector.weights=%s: ignored %d unexpected keys, e.g. %s",
+            source,
+            len(unexpected),
+            unexpected[:3],
+        )
     log.info("detector: %s weights from %s", arch, source)
     return model
 
@@ -174,9 +197,13 @@ def dino_pos_embed(vit: nn.Module, t: torch.Tensor) -> torch.Tensor:
     patch_pos = pos[:, 1:]
     if not (h == w and h * w == n):
         grid = patch_pos.reshape(1, side, side, c).permute(0, 3, 1, 2)
-        grid = nn.functional.interpolate(grid, scale_factor=((h + 0.1) / side, (w + 0.1) / side), mode="bicubic")
+        grid = nn.functional.interpolate(
+            grid, scale_factor=((h + 0.1) / side, (w + 0.1) / side), mode="bicubic"
+        )
         if grid.shape[-2:] != (h, w):
-            raise RuntimeError(f"DINO position-embedding interpolation gave {tuple(grid.shape[-2:])}, not {(h, w)}")
+            raise RuntimeError(
+                f"DINO position-embedding interpolation gave {tuple(grid.shape[-2:])}, not {(h, w)}"
+            )
         patch_pos = grid.permute(0, 2, 3, 1).reshape(1, h * w, c)
     cls = vit.cls_token.expand(b, -1, -1) + pos[:, :1]
     return torch.cat([cls, t.reshape(b, h * w, c) + patch_pos], dim=1)
@@ -188,12 +215,19 @@ def dino_pos_embed(vit: nn.Module, t: torch.Tensor) -> torch.Tensor:
 class ViTKeys(nn.Module):
     """Keys of the last attention block of a timm ViT, heads concatenated, CLS (and registers) dropped."""
 
-    def __init__(self, arch: str = "vit_small_patch16_224.dino", weights: str | None = None,
-                 pretrained: bool = True, model_kwargs: Mapping[str, Any] | None = None,
-                 pos_interpolation: str = "auto"):
+    def __init__(
+        self,
+        arch: str = "vit_small_patch16_224.dino",
+        weights: str | None = None,
+        pretrained: bool = True,
+        model_kwargs: Mapping[str, Any] | None = None,
+        pos_interpolation: str = "auto",
+    ):
         super().__init__()
         if pos_interpolation not in ("auto", "dino", "timm"):
-            raise ValueError(f"detector.backbone.pos_interpolation must be auto, dino or timm, got {pos_interpolation!r}")
+            raise ValueError(
+                f"detector.backbone.pos_interpolation must be auto, dino or timm, got {pos_interpolation!r}"
+            )
         self.vit = build_vit(arch, weights, pretrained, **dict(model_kwargs or {}))
         for name in ("patch_embed", "blocks", "_pos_embed"):
             if not hasattr(self.vit, name):
@@ -204,11 +238,17 @@ class ViTKeys(nn.Module):
         # auto: DINO's own interpolation for DINO weights (what TokenCut ran), timm's for everything else
         if pos_interpolation == "auto":
             pos_interpolation = "dino" if arch.split(".")[-1] == "dino" else "timm"
-        dino_ok = (getattr(self.vit, "cls_token", None) is not None and getattr(self.vit, "reg_token", None) is None
-                   and not getattr(self.vit, "no_embed_class", False) and self.vit.pos_embed is not None)
+        dino_ok = (
+            getattr(self.vit, "cls_token", None) is not None
+            and getattr(self.vit, "reg_token", None) is None
+            and not getattr(self.vit, "no_embed_class", False)
+            and self.vit.pos_embed is not None
+        )
         if pos_interpolation == "dino" and not dino_ok:
-            raise ValueError(f"detector.arch={arch}: DINO position interpolation needs a ViT with a CLS token, "
-                             f"no registers and a class position; use pos_interpolation=timm")
+            raise ValueError(
+                f"detector.arch={arch}: DINO position interpolation needs a ViT with a CLS token, "
+                f"no registers and a class position; use pos_interpolation=timm"
+            )
         self.pos_interpolation = pos_interpolation
         self.standin = not pretrained
         self.name = arch
@@ -226,7 +266,7 @@ class ViTKeys(nn.Module):
         last = vit.blocks[-1]
         qkv = last.attn.qkv(last.norm1(t))  # (B, T, 3·C); layout (3, heads, head_dim) as in DINO and timm
         c = qkv.shape[-1] // 3
-        keys = qkv[:, vit.num_prefix_tokens:, c:2 * c]
+        keys = qkv[:, vit.num_prefix_tokens :, c : 2 * c]
         return keys, (h, w)
 
 

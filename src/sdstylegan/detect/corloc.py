@@ -40,8 +40,11 @@ class CorLocResult:
         return self.hits / self.total if self.total else float("nan")
 
 
-def corloc(preds: Mapping[Hashable, Sequence[float] | None], gts: Mapping[Hashable, Sequence[Sequence[float]]],
-           iou_threshold: float = 0.5) -> CorLocResult:
+def corloc(
+    preds: Mapping[Hashable, Sequence[float] | None],
+    gts: Mapping[Hashable, Sequence[Sequence[float]]],
+    iou_threshold: float = 0.5,
+) -> CorLocResult:
     """CorLoc over the images of `gts` that have at least one box; a missing prediction is a miss."""
     hits = total = 0
     for key, boxes in gts.items():
@@ -57,18 +60,24 @@ def corloc(preds: Mapping[Hashable, Sequence[float] | None], gts: Mapping[Hashab
 # ---------------------------------------------------------------------------- datasets
 
 
-def read_voc(root: str | Path, image_set: str = "trainval", remove_hard: bool = False) -> list[tuple[Path, list[Box]]]:
+def read_voc(
+    root: str | Path, image_set: str = "trainval", remove_hard: bool = False
+) -> list[tuple[Path, list[Box]]]:
     """(image path, boxes) for `ImageSets/Main/<image_set>.txt` of a VOC folder (VOCdevkit/VOC2007)."""
     root = Path(root)
     listing = root / "ImageSets" / "Main" / f"{image_set}.txt"
     if not listing.is_file():
-        raise FileNotFoundError(f"{listing} not found: --root must be a VOC year folder, e.g. VOCdevkit/VOC2007")
+        raise FileNotFoundError(
+            f"{listing} not found: --root must be a VOC year folder, e.g. VOCdevkit/VOC2007"
+        )
     items = []
     for name in listing.read_text().split():
         tree = ET.parse(root / "Annotations" / f"{name}.xml")
         boxes = []
         for obj in tree.getroot().iter("object"):
-            hard = obj.findtext("difficult", "0").strip() == "1" or obj.findtext("truncated", "0").strip() == "1"
+            hard = (
+                obj.findtext("difficult", "0").strip() == "1" or obj.findtext("truncated", "0").strip() == "1"
+            )
             if remove_hard and hard:
                 continue
             bb = obj.find("bndbox")
@@ -78,7 +87,9 @@ def read_voc(root: str | Path, image_set: str = "trainval", remove_hard: bool = 
     return items
 
 
-def read_coco20k(images_dir: str | Path, annotations: str | Path, filenames: str | Path) -> list[tuple[Path, list[Box]]]:
+def read_coco20k(
+    images_dir: str | Path, annotations: str | Path, filenames: str | Path
+) -> list[tuple[Path, list[Box]]]:
     """(image path, boxes) for the COCO20k subset: file names listed in `filenames`, boxes from `annotations`."""
     with open(annotations, encoding="utf-8") as f:
         coco = json.load(f)
@@ -99,8 +110,14 @@ def read_coco20k(images_dir: str | Path, annotations: str | Path, filenames: str
 # ---------------------------------------------------------------------------- evaluation
 
 
-def evaluate(items: Sequence[tuple[Path, list[Box]]], detector: Any, max_side: int | None = None,
-             batch_size: int = 1, num_workers: int = 2, limit: int | None = None) -> CorLocResult:
+def evaluate(
+    items: Sequence[tuple[Path, list[Box]]],
+    detector: Any,
+    max_side: int | None = None,
+    batch_size: int = 1,
+    num_workers: int = 2,
+    limit: int | None = None,
+) -> CorLocResult:
     """Run `detector` (a TokenCutDetector, on its device) over `items` and score CorLoc."""
     from sdstylegan.detect.detector import Detection
 
@@ -136,12 +153,16 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     p.add_argument("--backbone", choices=["vit", "pixels"], default="vit")
     p.add_argument("--arch", default="vit_small_patch16_224.dino")
     p.add_argument("--weights", default=None, help="timm name, URL or local file (default: --arch)")
-    p.add_argument("--standin", action="store_true", help="random ViT weights (pipeline check only; labelled _standin)")
+    p.add_argument(
+        "--standin", action="store_true", help="random ViT weights (pipeline check only; labelled _standin)"
+    )
     p.add_argument("--patch-size", type=int, default=8, help="patch size of --backbone pixels")
     p.add_argument("--tau", type=float, default=0.2)
     p.add_argument("--eps", type=float, default=1e-5)
     p.add_argument("--solver", default="auto")
-    p.add_argument("--max-side", type=int, default=0, help="resize the longer side (0 = full size, as published)")
+    p.add_argument(
+        "--max-side", type=int, default=0, help="resize the longer side (0 = full size, as published)"
+    )
     p.add_argument("--batch-size", type=int, default=1)
     p.add_argument("--num-workers", type=int, default=2)
     p.add_argument("--device", default=None)
@@ -160,12 +181,25 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     res = evaluate(items, det, args.max_side or None, args.batch_size, args.num_workers, args.limit)
     label = "pixels" if args.backbone == "pixels" else args.arch
     key = "corloc_standin" if (args.standin and args.backbone == "vit") else "corloc"
-    protocol = ("full size, as published (TokenCut)" if not args.max_side
-                else f"longer side resized to {args.max_side} px — not the published protocol")
-    out = {"dataset": name, key: res.value, "hits": res.hits, "images": res.total, "backbone": label,
-           "tau": args.tau, "max_side": args.max_side or None, "protocol": protocol}
-    print(f"{key} on {name}: {100 * res.value:.1f} % ({res.hits}/{res.total}) with {label}, {protocol}"
-          + (" — STAND-IN weights, meaningless" if key.endswith("_standin") else ""))
+    protocol = (
+        "full size, as published (TokenCut)"
+        if not args.max_side
+        else f"longer side resized to {args.max_side} px — not the published protocol"
+    )
+    out = {
+        "dataset": name,
+        key: res.value,
+        "hits": res.hits,
+        "images": res.total,
+        "backbone": label,
+        "tau": args.tau,
+        "max_side": args.max_side or None,
+        "protocol": protocol,
+    }
+    print(
+        f"{key} on {name}: {100 * res.value:.1f} % ({res.hits}/{res.total}) with {label}, {protocol}"
+        + (" — STAND-IN weights, meaningless" if key.endswith("_standin") else "")
+    )
     if args.out:
         Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
     return out

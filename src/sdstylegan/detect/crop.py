@@ -27,27 +27,29 @@ POLICIES = ("shift", "pad", "skip")
 SOURCES = ("given_or_detect", "detector", "center")
 
 # Reasons, as written to the manifest's `status`.
-NO_OBJECT = "no_object"          # TokenCut found no unique cut (degenerate graph)
+NO_OBJECT = "no_object"  # TokenCut found no unique cut (degenerate graph)
 BOX_TOO_SMALL = "box_too_small"
 WHOLE_FRAME = "whole_frame"
-CROP_OUTSIDE = "crop_outside"    # policy `skip` and the square leaves the image
+CROP_OUTSIDE = "crop_outside"  # policy `skip` and the square leaves the image
 RELEASED_BOX_OUTSIDE = "released_box_outside"  # a released (SDIP) box does not overlap the image
-WEAK_CUT = "weak_cut"            # the cut's normalized-cut value is above `max_ncut`
+WEAK_CUT = "weak_cut"  # the cut's normalized-cut value is above `max_ncut`
 
 
 @dataclass(frozen=True)
 class CropPolicy:
     """How a box becomes a square crop, and which boxes are rejected (config: `detector.crop`)."""
 
-    margin: float = 0.1          # added on each side, as a fraction of the box's longer side
-    policy: str = "shift"        # shift | pad | skip
-    min_box_area: float = 0.01   # reject boxes below this fraction of the image area
-    min_box_side: int = 8        # ... or with a side shorter than this many pixels
-    max_box_area: float = 0.95   # reject boxes covering at least this fraction of the image
+    margin: float = 0.1  # added on each side, as a fraction of the box's longer side
+    policy: str = "shift"  # shift | pad | skip
+    min_box_area: float = 0.01  # reject boxes below this fraction of the image area
+    min_box_side: int = 8  # ... or with a side shorter than this many pixels
+    max_box_area: float = 0.95  # reject boxes covering at least this fraction of the image
     # given_or_detect: a record's released box (SDIP JSON) is cropped as released, others detected;
     # detector: detect every image (a released box is kept as `released_bbox`); center: centred squares.
     source: str = "given_or_detect"
-    max_ncut: float | None = None  # reject cuts whose normalized-cut value is above this (weak_cut); None = off
+    max_ncut: float | None = (
+        None  # reject cuts whose normalized-cut value is above this (weak_cut); None = off
+    )
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
@@ -57,14 +59,19 @@ class CropPolicy:
         if self.margin < 0:
             raise ValueError(f"detector.crop.margin must be ≥ 0, got {self.margin}")
         if self.max_ncut is not None and not 0 < self.max_ncut <= 2:
-            raise ValueError(f"detector.crop.max_ncut must lie in (0, 2] (a normalized cut) or be null, got {self.max_ncut}")
+            raise ValueError(
+                f"detector.crop.max_ncut must lie in (0, 2] (a normalized cut) or be null, got {self.max_ncut}"
+            )
         if not 0 <= self.min_box_area < self.max_box_area <= 1.0 + 1e-9:
-            raise ValueError(f"need 0 ≤ detector.crop.min_box_area ({self.min_box_area}) < "
-                             f"max_box_area ({self.max_box_area}) ≤ 1")
+            raise ValueError(
+                f"need 0 ≤ detector.crop.min_box_area ({self.min_box_area}) < "
+                f"max_box_area ({self.max_box_area}) ≤ 1"
+            )
 
 
-def reject_reason(box: Box, image_size: tuple[int, int], policy: CropPolicy,
-                  ncut_value: float | None = None) -> str | None:
+def reject_reason(
+    box: Box, image_size: tuple[int, int], policy: CropPolicy, ncut_value: float | None = None
+) -> str | None:
     """Why `box` in an image of `image_size` (w, h) gives no crop, or None when it does."""
     if policy.source == "center":
         return None

@@ -59,6 +59,7 @@ from sdstylegan.utils.weights import STANDIN_SUFFIX
 
 log = get_logger(__name__)
 
+
 def needs(cfg: DictConfig) -> list[str]:
     """Networks the crop stage builds (for the pipeline's preflight): the ViT backbone."""
     return ["detector.backbone"]
@@ -70,7 +71,9 @@ def build_detector(cfg: DictConfig) -> TokenCutDetector:
     return TokenCutDetector(backbone, tau=cfg.tau, eps=cfg.eps, solver=cfg.solver, gap_tol=cfg.gap_tol)
 
 
-def given_box(rec: ManifestRecord, policy: CropPolicy) -> tuple[tuple[int, int, int, int], tuple[int, int]] | None:
+def given_box(
+    rec: ManifestRecord, policy: CropPolicy
+) -> tuple[tuple[int, int, int, int], tuple[int, int]] | None:
     """(box (x0, y0, x1, y1), image size) of a record's released box when it is to be cropped as released."""
     if policy.source != "given_or_detect" or rec.bbox is None or not rec.orig_size:
         return None
@@ -100,34 +103,77 @@ def run_crop(ctx: StageContext) -> dict[str, Any]:
     detector = build_detector(dcfg)
     done = _read_predictions(ctx.stage_dir) if ctx.resume else {}
     todo = [k for k, r in enumerate(records) if r.status == OK and k not in done]
-    log.info("crop: %d images to detect (%d done before, %d not ok in the input) with %s%s", len(todo), len(done),
-             sum(r.status != OK for r in records), detector.backbone.name, " (STAND-IN)" if detector.standin else "")
+    log.info(
+        "crop: %d images to detect (%d done before, %d not ok in the input) with %s%s",
+        len(todo),
+        len(done),
+        sum(r.status != OK for r in records),
+        detector.backbone.name,
+        " (STAND-IN)" if detector.standin else "",
+    )
 
-    writer = CropWriter(ctx.stage_dir, todo, records, root, policy, resolution,
-                        int(dcfg.picture.num_images), detector.patch_size, dcfg.get("crop_threads", "auto"))
+    writer = CropWriter(
+        ctx.stage_dir,
+        todo,
+        records,
+        root,
+        policy,
+        resolution,
+        int(dcfg.picture.num_images),
+        detector.patch_size,
+        dcfg.get("crop_threads", "auto"),
+    )
     t0 = time.time()
-    trainer = hydra.utils.instantiate(cfg.trainer, logger=False, callbacks=[writer], enable_checkpointing=False,
-                                      enable_progress_bar=False, enable_model_summary=False, fast_dev_run=False)
+    trainer = hydra.utils.instantiate(
+        cfg.trainer,
+        logger=False,
+        callbacks=[writer],
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        fast_dev_run=False,
+    )
     if todo:
-        ds = DetectionDataset([records[k].image_path(root) for k in todo], detector.patch_size, dcfg.max_side,
-                              given=[given_box(records[k], policy) for k in todo])
-        loader = DataLoader(ds, batch_size=int(dcfg.batch_size), num_workers=int(dcfg.num_workers),
-                            collate_fn=collate_detections, shuffle=False)
+        ds = DetectionDataset(
+            [records[k].image_path(root) for k in todo],
+            detector.patch_size,
+            dcfg.max_side,
+            given=[given_box(records[k], policy) for k in todo],
+        )
+        loader = DataLoader(
+            ds,
+            batch_size=int(dcfg.batch_size),
+            num_workers=int(dcfg.num_workers),
+            collate_fn=collate_detections,
+            shuffle=False,
+        )
         trainer.predict(detector, dataloaders=loader, return_predictions=False)
     seconds = time.time() - t0
     trainer.strategy.barrier()
-    outputs = {"manifest": ctx.relative(ctx.stage_dir / "manifest.jsonl"),
-               "sdip_json": ctx.relative(ctx.stage_dir / "sdip.json"),
-               "summary": ctx.relative(ctx.stage_dir / "summary.json"), "standin": detector.standin}
+    outputs = {
+        "manifest": ctx.relative(ctx.stage_dir / "manifest.jsonl"),
+        "sdip_json": ctx.relative(ctx.stage_dir / "sdip.json"),
+        "summary": ctx.relative(ctx.stage_dir / "summary.json"),
+        "standin": detector.standin,
+    }
     if trainer.is_global_zero:
         _merge(ctx, records, root, detector, len(todo), seconds, writer.overlays)
     trainer.strategy.barrier()
     summary = read_json(ctx.stage_dir / "summary.json")  # every rank returns the same outputs
-    return outputs | {k: v for k, v in summary.items() if k.startswith("corloc") or k in ("num_crops", "images_per_s")}
+    return outputs | {
+        k: v for k, v in summary.items() if k.startswith("corloc") or k in ("num_crops", "images_per_s")
+    }
 
 
-def _merge(ctx: StageContext, records: list[ManifestRecord], root: Path, detector: TokenCutDetector,
-           num_detected: int, seconds: float, overlays: list[Overlay]) -> None:
+def _merge(
+    ctx: StageContext,
+    records: list[ManifestRecord],
+    root: Path,
+    detector: TokenCutDetector,
+    num_detected: int,
+    seconds: float,
+    overlays: list[Overlay],
+) -> None:
     """Rank zero: the new manifest, SDIP JSON, picture, summary and CorLoc."""
     rows = _read_predictions(ctx.stage_dir)
     out_records = []
@@ -138,7 +184,9 @@ def _merge(ctx: StageContext, records: list[ManifestRecord], root: Path, detecto
         row = rows.get(k)
         if rec.status == OK:
             if row is None:
-                raise RuntimeError(f"crop: no prediction for manifest record {k} ({rec.source}); re-run to resume")
+                raise RuntimeError(
+                    f"crop: no prediction for manifest record {k} ({rec.source}); re-run to resume"
+                )
             d["status"], d["detect_box"] = row["status"], row.get("detect_box")
             d["box_source"] = row.get("box_source")
             if rec.bbox is not None and row.get("box_source") != "released":
@@ -155,10 +203,17 @@ def _merge(ctx: StageContext, records: list[ManifestRecord], root: Path, detecto
     counts = status_counts(out_records)
     standin = detector.standin
     summary: dict[str, Any] = {
-        "backbone": detector.backbone.name, "standin": standin, "num_records": len(records),
-        "num_detected": num_detected, "num_crops": counts.get(OK, 0), "status_counts": dict(counts),
-        "rejected": dict(Counter(r.status for r, rec in zip(out_records, records) if rec.status == OK and r.status != OK)),
-        "seconds": round(seconds, 3), "images_per_s": round(num_detected / seconds, 3) if seconds > 0 else None,
+        "backbone": detector.backbone.name,
+        "standin": standin,
+        "num_records": len(records),
+        "num_detected": num_detected,
+        "num_crops": counts.get(OK, 0),
+        "status_counts": dict(counts),
+        "rejected": dict(
+            Counter(r.status for r, rec in zip(out_records, records) if rec.status == OK and r.status != OK)
+        ),
+        "seconds": round(seconds, 3),
+        "images_per_s": round(num_detected / seconds, 3) if seconds > 0 else None,
         "num_sdip_boxes": num_sdip,
     }
     summary["cut_ncut"] = _distribution(r.extra.get("cut", {}).get("ncut") for r in out_records)
@@ -168,17 +223,28 @@ def _merge(ctx: StageContext, records: list[ManifestRecord], root: Path, detecto
         summary |= _demo_corloc(truth, out_records, standin)
     weakest = _weakest_cuts(out_records, ctx.stage_dir, int(ctx.cfg.detector.picture.get("num_weakest", 16)))
     if weakest:
-        overlay_grid(weakest, title="accepted crops with the weakest cuts (highest ncut)"
-                     + (" — STAND-IN backbone" if standin else "")).save(ctx.stage_dir / "weakest_cuts.png")
+        overlay_grid(
+            weakest,
+            title="accepted crops with the weakest cuts (highest ncut)"
+            + (" — STAND-IN backbone" if standin else ""),
+        ).save(ctx.stage_dir / "weakest_cuts.png")
     if overlays:
-        title = "STAND-IN backbone: random weights, boxes are meaningless" if standin else f"TokenCut ({detector.backbone.name})"
+        title = (
+            "STAND-IN backbone: random weights, boxes are meaningless"
+            if standin
+            else f"TokenCut ({detector.backbone.name})"
+        )
         grid = overlay_grid(overlays, title=title)
         grid.save(ctx.stage_dir / "boxes.png")
         _log_to_loggers(ctx.cfg, summary, grid)
     write_json(ctx.stage_dir / "summary.json", summary)
-    log.info("crop: %d crops, rejected %s, %.2f img/s%s", summary["num_crops"], summary["rejected"],
-             summary["images_per_s"] or 0.0,
-             "".join(f", {k} {v:.3f}" for k, v in summary.items() if k.startswith("corloc")))
+    log.info(
+        "crop: %d crops, rejected %s, %.2f img/s%s",
+        summary["num_crops"],
+        summary["rejected"],
+        summary["images_per_s"] or 0.0,
+        "".join(f", {k} {v:.3f}" for k, v in summary.items() if k.startswith("corloc")),
+    )
 
 
 def _distribution(values: Any) -> dict[str, float | int] | None:
@@ -187,7 +253,9 @@ def _distribution(values: Any) -> dict[str, float | int] | None:
     if v.size == 0:
         return None
     q = np.quantile(v, [0.0, 0.25, 0.5, 0.75, 0.9, 1.0])
-    return {"count": int(v.size)} | {k: round(float(x), 6) for k, x in zip(("min", "p25", "median", "p75", "p90", "max"), q)}
+    return {"count": int(v.size)} | {
+        k: round(float(x), 6) for k, x in zip(("min", "p25", "median", "p75", "p90", "max"), q)
+    }
 
 
 def _weakest_cuts(records: list[ManifestRecord], stage_dir: Path, k: int) -> list[Overlay]:
@@ -205,24 +273,36 @@ def _weakest_cuts(records: list[ManifestRecord], stage_dir: Path, k: int) -> lis
     return tiles
 
 
-def _demo_corloc(truth: dict[str, dict[str, Any]], records: list[ManifestRecord], standin: bool) -> dict[str, Any]:
+def _demo_corloc(
+    truth: dict[str, dict[str, Any]], records: list[ManifestRecord], standin: bool
+) -> dict[str, Any]:
     """CorLoc of TokenCut's object boxes against the demo ground truth (images with at least one object)."""
     gts = {k: [sdip_to_xyxy(b) for b in g["boxes"]] for k, g in truth.items() if g.get("boxes")}
     preds = {r.id: sdip_to_xyxy(r.extra["detect_box"]) for r in records if r.extra.get("detect_box")}
     res = corloc(preds, gts)
     # Reference points: a detector that always answers the centred square / the whole image.
     sizes = {r.id: r.orig_size for r in records if r.orig_size}
-    center = corloc({k: crop_box((0, 0, *s), tuple(s), CropPolicy(source="center")) for k, s in sizes.items()}, gts)
+    center = corloc(
+        {k: crop_box((0, 0, *s), tuple(s), CropPolicy(source="center")) for k, s in sizes.items()}, gts
+    )
     whole = corloc({k: (0, 0, *s) for k, s in sizes.items()}, gts)
     key = "corloc" + (STANDIN_SUFFIX if standin else "")
-    return {key: res.value, "corloc_hits": res.hits, "corloc_images": res.total,
-            "corloc_baseline_center_square": center.value, "corloc_baseline_whole_image": whole.value}
+    return {
+        key: res.value,
+        "corloc_hits": res.hits,
+        "corloc_images": res.total,
+        "corloc_baseline_center_square": center.value,
+        "corloc_baseline_whole_image": whole.value,
+    }
 
 
 def _log_to_loggers(cfg: DictConfig, summary: dict[str, Any], grid: Image.Image) -> None:
     """Metrics (and the picture, where the logger takes images, e.g. W&B) to the configured loggers."""
-    metrics = {f"crop/{k}": float(v) for k, v in summary.items()
-               if k.startswith("corloc") or k in ("images_per_s", "num_crops")}
+    metrics = {
+        f"crop/{k}": float(v)
+        for k, v in summary.items()
+        if k.startswith("corloc") or k in ("images_per_s", "num_crops")
+    }
     for lg in instantiate_dict(cfg.get("logger")):
         lg.log_metrics(metrics)
         if hasattr(lg, "log_image"):

@@ -42,21 +42,44 @@ def crop_rel_path(record_id: str) -> str:
     return f"crops/{record_id[:2]}/{record_id}.png"
 
 
-def crop_one(det: Detection, path: Path, policy: CropPolicy, resolution: int, crop_file: Path) -> dict[str, Any]:
+def crop_one(
+    det: Detection, path: Path, policy: CropPolicy, resolution: int, crop_file: Path
+) -> dict[str, Any]:
     """Decide and (when accepted) write one crop; returns the row stored in predictions/rank<r>.jsonl."""
-    if det.given:  # a released box (SDIP JSON): img[y0:y1, x0:x1], Lanczos-resized to a square, as SDIP's download.py
+    if (
+        det.given
+    ):  # a released box (SDIP JSON): img[y0:y1, x0:x1], Lanczos-resized to a square, as SDIP's download.py
         region = clip_box(det.box, det.orig_size)
         if region[2] <= region[0] or region[3] <= region[1]:
-            return {"index": det.index, "status": RELEASED_BOX_OUTSIDE, "box_source": "released",
-                    "detail": f"released box {list(det.box)} lies outside the {det.orig_size} image"}
+            return {
+                "index": det.index,
+                "status": RELEASED_BOX_OUTSIDE,
+                "box_source": "released",
+                "detail": f"released box {list(det.box)} lies outside the {det.orig_size} image",
+            }
         loaded = load_image_file(path)
         if not isinstance(loaded, LoadedImage):
-            return {"index": det.index, "status": loaded.reason, "detail": loaded.detail, "box_source": "released"}
+            return {
+                "index": det.index,
+                "status": loaded.reason,
+                "detail": loaded.detail,
+                "box_source": "released",
+            }
         _write_png(cut_square(loaded.image, region, resolution), crop_file)
-        return {"index": det.index, "status": OK, "bbox": xyxy_to_sdip(region), "box_source": "released",
-                "crop_region": list(region)}
-    row: dict[str, Any] = {"index": det.index, "detect_box": xyxy_to_sdip(det.box), "degenerate": det.degenerate,
-                           "cut": {"ncut": det.ncut_value, "eigengap": det.eigengap}, "box_source": "tokencut"}
+        return {
+            "index": det.index,
+            "status": OK,
+            "bbox": xyxy_to_sdip(region),
+            "box_source": "released",
+            "crop_region": list(region),
+        }
+    row: dict[str, Any] = {
+        "index": det.index,
+        "detect_box": xyxy_to_sdip(det.box),
+        "degenerate": det.degenerate,
+        "cut": {"ncut": det.ncut_value, "eigengap": det.eigengap},
+        "box_source": "tokencut",
+    }
     if det.degenerate and policy.source != "center":
         reason = NO_OBJECT
     else:
@@ -68,7 +91,11 @@ def crop_one(det: Detection, path: Path, policy: CropPolicy, resolution: int, cr
     if not isinstance(loaded, LoadedImage):
         return row | {"status": loaded.reason, "detail": loaded.detail}
     _write_png(cut_square(loaded.image, region, resolution), crop_file)
-    return row | {"status": OK, "bbox": xyxy_to_sdip(clip_box(region, det.orig_size)), "crop_region": list(region)}
+    return row | {
+        "status": OK,
+        "bbox": xyxy_to_sdip(clip_box(region, det.orig_size)),
+        "crop_region": list(region),
+    }
 
 
 def _write_png(img: Image.Image, path: Path) -> None:
@@ -87,13 +114,18 @@ def overlay_of(det: Detection, path: Path, row: dict[str, Any], patch_size: int)
 
     crop = scaled(row["crop_region"]) if row.get("crop_region") else None
     label = row["status"] + (" (released box)" if det.given else "")
-    return Overlay(thumb, det.mask, patch_size / det.scale * s, None if det.given else scaled(det.box), crop, label=label)
+    return Overlay(
+        thumb, det.mask, patch_size / det.scale * s, None if det.given else scaled(det.box), crop, label=label
+    )
 
 
 def resolve_threads(threads: int | str) -> int:
     """`detector.crop_threads`: a positive int, or `auto` = min(8, CPUs of this process)."""
     if threads == "auto":
-        return max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+        return max(
+            1,
+            min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1),
+        )
     if isinstance(threads, bool) or not str(threads).isdigit() or int(threads) < 1:
         raise ValueError(f"detector.crop_threads must be a positive integer or auto, got {threads!r}")
     return int(threads)
@@ -102,9 +134,18 @@ def resolve_threads(threads: int | str) -> int:
 class CropWriter(BasePredictionWriter):
     """Writes crops and one JSON line per image as batches finish, on every rank; rank 0 shows progress."""
 
-    def __init__(self, stage_dir: Path, todo: list[int], records: list[ManifestRecord], root: Path,
-                 policy: CropPolicy, resolution: int, num_pictures: int, patch_size: int,
-                 threads: int | str = "auto"):
+    def __init__(
+        self,
+        stage_dir: Path,
+        todo: list[int],
+        records: list[ManifestRecord],
+        root: Path,
+        policy: CropPolicy,
+        resolution: int,
+        num_pictures: int,
+        patch_size: int,
+        threads: int | str = "auto",
+    ):
         super().__init__(write_interval="batch")
         self.patch_size, self.threads = patch_size, resolve_threads(threads)
         self.stage_dir, self.todo, self.records, self.root = stage_dir, todo, records, root
@@ -129,8 +170,16 @@ class CropWriter(BasePredictionWriter):
             self._bar = tqdm(total=total, unit="img", desc="crop", dynamic_ncols=True)
         self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="crop")
 
-    def write_on_batch_end(self, trainer: Any, pl_module: Any, prediction: Any, batch_indices: Any, batch: Any,
-                           batch_idx: int, dataloader_idx: int) -> None:
+    def write_on_batch_end(
+        self,
+        trainer: Any,
+        pl_module: Any,
+        prediction: Any,
+        batch_indices: Any,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int,
+    ) -> None:
         for det in prediction:
             if isinstance(det, dict):  # unreadable file
                 reason, _, detail = det["error"].partition(": ")
@@ -139,8 +188,14 @@ class CropWriter(BasePredictionWriter):
             else:
                 det.index = k = self.todo[det.index]
                 rec = self.records[k]
-                job = self._pool.submit(crop_one, det, rec.image_path(self.root), self.policy, self.resolution,
-                                        self.stage_dir / crop_rel_path(rec.id))
+                job = self._pool.submit(
+                    crop_one,
+                    det,
+                    rec.image_path(self.root),
+                    self.policy,
+                    self.resolution,
+                    self.stage_dir / crop_rel_path(rec.id),
+                )
                 self._pending.append((det, job))
         self._drain(keep=4 * self.threads)
 
@@ -151,7 +206,9 @@ class CropWriter(BasePredictionWriter):
             det, job = self._pending.popleft()
             row = job.result() if isinstance(job, Future) else job  # an error in a thread is raised here
             if det is not None and self._show and len(self.overlays) < self.num_pictures:
-                self.overlays.append(overlay_of(det, self.records[det.index].image_path(self.root), row, self.patch_size))
+                self.overlays.append(
+                    overlay_of(det, self.records[det.index].image_path(self.root), row, self.patch_size)
+                )
             self._file.write(json.dumps(row) + "\n")
             n += 1
         if n:

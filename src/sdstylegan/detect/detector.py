@@ -30,24 +30,29 @@ from sdstylegan.detect.tokencut import check_solver, ncut
 class Detection:
     """TokenCut's answer for one image."""
 
-    index: int                          # position in the dataset
-    box: tuple[int, int, int, int]      # (x0, y0, x1, y1) in original pixels, exclusive ends
+    index: int  # position in the dataset
+    box: tuple[int, int, int, int]  # (x0, y0, x1, y1) in original pixels, exclusive ends
     box_patches: tuple[int, int, int, int]
-    mask: np.ndarray                    # bool (h, w) foreground patches
-    orig_size: tuple[int, int]          # (w, h)
-    scale: float                        # network pixels per original pixel
-    degenerate: str | None = None       # the ncut fallback's reason (box = whole frame)
-    ncut_value: float | None = None     # normalized cut of the bipartition, [0, 2]; low = clean cut
-    eigengap: float | None = None       # μ₂ − μ₃: how clearly the cut stands apart
-    given: bool = False                 # `box` is a released box passed through, not a detection
+    mask: np.ndarray  # bool (h, w) foreground patches
+    orig_size: tuple[int, int]  # (w, h)
+    scale: float  # network pixels per original pixel
+    degenerate: str | None = None  # the ncut fallback's reason (box = whole frame)
+    ncut_value: float | None = None  # normalized cut of the bipartition, [0, 2]; low = clean cut
+    eigengap: float | None = None  # μ₂ − μ₃: how clearly the cut stands apart
+    given: bool = False  # `box` is a released box passed through, not a detection
 
 
 class DetectionDataset(Dataset):
     """Images (paths or PIL images) → preprocessed tensors; an unreadable file yields its reason instead."""
 
-    def __init__(self, items: Sequence[str | Path | Image.Image], patch_size: int, max_side: int | None,
-                 max_pixels: int = DEFAULT_MAX_PIXELS,
-                 given: Sequence[tuple[tuple[int, int, int, int], tuple[int, int]] | None] | None = None):
+    def __init__(
+        self,
+        items: Sequence[str | Path | Image.Image],
+        patch_size: int,
+        max_side: int | None,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        given: Sequence[tuple[tuple[int, int, int, int], tuple[int, int]] | None] | None = None,
+    ):
         """`given[i]` = (box, orig_size) passes a released box through without decoding or detecting."""
         self.items = list(items)
         self.given = list(given) if given is not None else [None] * len(self.items)
@@ -89,8 +94,14 @@ def collate_detections(items: list[dict[str, Any]]) -> dict[str, list]:
 class TokenCutDetector(pl.LightningModule):
     """Backbone (ViTKeys / PixelTokens) + TokenCut; `predict_step` returns a list of `Detection`s."""
 
-    def __init__(self, backbone: nn.Module, tau: float = 0.2, eps: float = 1e-5, solver: str = "auto",
-                 gap_tol: float = 1e-9):
+    def __init__(
+        self,
+        backbone: nn.Module,
+        tau: float = 0.2,
+        eps: float = 1e-5,
+        solver: str = "auto",
+        gap_tol: float = 1e-9,
+    ):
         super().__init__()
         check_solver(solver)
         if not 0.0 < eps <= 1.0:
@@ -104,7 +115,9 @@ class TokenCutDetector(pl.LightningModule):
         """True when the backbone has random weights: boxes are meaningless and labelled STAND-IN."""
         return bool(getattr(self.backbone, "standin", False))
 
-    def predict_step(self, batch: dict[str, list], batch_idx: int = 0, dataloader_idx: int = 0) -> list[Detection | dict]:
+    def predict_step(
+        self, batch: dict[str, list], batch_idx: int = 0, dataloader_idx: int = 0
+    ) -> list[Detection | dict]:
         out: dict[int, Detection | dict] = {}
         groups: dict[tuple[int, int], list[int]] = {}
         given = batch.get("given_box") or [None] * len(batch["index"])
@@ -113,8 +126,15 @@ class TokenCutDetector(pl.LightningModule):
                 out[j] = {"index": int(idx), "error": err}
             elif given[j] is not None:  # a released box: no detection
                 size = tuple(int(v) for v in batch["orig_size"][j])
-                out[j] = Detection(index=int(idx), box=tuple(int(v) for v in given[j]), box_patches=(0, 0, 0, 0),
-                                   mask=None, orig_size=size, scale=1.0, given=True)
+                out[j] = Detection(
+                    index=int(idx),
+                    box=tuple(int(v) for v in given[j]),
+                    box_patches=(0, 0, 0, 0),
+                    mask=None,
+                    orig_size=size,
+                    scale=1.0,
+                    given=True,
+                )
             else:
                 groups.setdefault(tuple(batch["image"][j].shape[-2:]), []).append(j)
         for members in groups.values():
@@ -124,14 +144,27 @@ class TokenCutDetector(pl.LightningModule):
             for j, res in zip(members, results):
                 scale, size = float(batch["scale"][j]), tuple(int(v) for v in batch["orig_size"][j])
                 box = patch_box_to_pixels(res.box, self.patch_size, scale, size)
-                out[j] = Detection(index=int(batch["index"][j]), box=box, box_patches=res.box, mask=res.mask,
-                                   orig_size=size, scale=scale, degenerate=res.degenerate,
-                                   ncut_value=res.ncut_value, eigengap=res.eigengap)
+                out[j] = Detection(
+                    index=int(batch["index"][j]),
+                    box=box,
+                    box_patches=res.box,
+                    mask=res.mask,
+                    orig_size=size,
+                    scale=scale,
+                    degenerate=res.degenerate,
+                    ncut_value=res.ncut_value,
+                    eigengap=res.eigengap,
+                )
         return [out[j] for j in range(len(batch["index"]))]
 
     @torch.no_grad()
-    def detect(self, images: Sequence[str | Path | Image.Image], max_side: int | None = 480,
-               batch_size: int = 8, num_workers: int = 0) -> list[Detection | dict]:
+    def detect(
+        self,
+        images: Sequence[str | Path | Image.Image],
+        max_side: int | None = 480,
+        batch_size: int = 8,
+        num_workers: int = 0,
+    ) -> list[Detection | dict]:
         """Detect on a list of images in this process (no Trainer); errors come back as {'error': ...}."""
         ds = DetectionDataset(images, self.patch_size, max_side)
         loader = DataLoader(ds, batch_size=batch_size, num_workers=num_workers, collate_fn=collate_detections)

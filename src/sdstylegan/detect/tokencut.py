@@ -54,11 +54,11 @@ def check_solver(solver: str) -> None:
 class NcutResult:
     """One image's cut: foreground component, its box in patch units, and the oriented eigenvector."""
 
-    mask: np.ndarray              # bool (h, w): the seed's 4-connected foreground component
+    mask: np.ndarray  # bool (h, w): the seed's 4-connected foreground component
     box: tuple[int, int, int, int]  # (x0, y0, x1, y1) in patch units, exclusive ends
-    eigvec: np.ndarray            # float64 (h, w): generalised eigenvector, xᵀDx = 1, positive on the seed
-    bipartition: np.ndarray       # bool (h, w): every token on the seed's side of the mean (before 4-connectivity)
-    seed: tuple[int, int]         # (row, col) of argmax |eigvec|
+    eigvec: np.ndarray  # float64 (h, w): generalised eigenvector, xᵀDx = 1, positive on the seed
+    bipartition: np.ndarray  # bool (h, w): every token on the seed's side of the mean (before 4-connectivity)
+    seed: tuple[int, int]  # (row, col) of argmax |eigvec|
     degenerate: str | None = None  # why the fallback was used, None for a proper cut
     ncut_value: float | None = None  # normalized cut of `bipartition` in [0, 2] (None for the fallback)
     eigengap: float | None = None  # μ₂ − μ₃ of M = D^-½AD^-½
@@ -95,19 +95,22 @@ def _lanczos_top2(matvec, u1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(μ₂, μ₃) and eigenvectors of M via ARPACK on M − u₁u₁ᵀ, where `matvec(v) = M v`."""
     n = u1.shape[0]
     op = scipy.sparse.linalg.LinearOperator(
-        (n, n), matvec=lambda v: matvec(v.ravel()) - u1 * (u1 @ v.ravel()), dtype=np.float64)
+        (n, n), matvec=lambda v: matvec(v.ravel()) - u1 * (u1 @ v.ravel()), dtype=np.float64
+    )
     v0 = np.random.default_rng(0).standard_normal(n)  # fixed start: deterministic results
     # A wide Krylov space (48) and a residual tolerance of 1e-10·|μ| (eigenvector error ≲ 1e-10/gap, far
     # below what moves a token across the mean) need 2–3× fewer products than ARPACK's defaults
     # (20, machine precision) on token graphs: 49 vs 145 at N = 768, 141 vs 323 at N = 3600.
-    vals, vecs = scipy.sparse.linalg.eigsh(op, k=2, which="LA", v0=v0, ncv=min(48, n - 1), tol=1e-10,
-                                           maxiter=50 * n)
+    vals, vecs = scipy.sparse.linalg.eigsh(
+        op, k=2, which="LA", v0=v0, ncv=min(48, n - 1), tol=1e-10, maxiter=50 * n
+    )
     order = np.argsort(vals)[::-1]
     return vals[order], vecs[:, order]
 
 
-def _solve_numpy(a: np.ndarray | None, edges: np.ndarray | None, eps: float,
-                 solver: str) -> tuple[np.ndarray, tuple[float, float, float]]:
+def _solve_numpy(
+    a: np.ndarray | None, edges: np.ndarray | None, eps: float, solver: str
+) -> tuple[np.ndarray, tuple[float, float, float]]:
     """Cut eigenvector x (xᵀDx = 1) and (μ₁, μ₂, μ₃) of M for one graph: a dense float `a`, or
     TokenCut's binary graph given as bool `edges` with `eps` (A = (1 − eps)·edges + eps·11ᵀ, never formed
     densely when sparse: M v = r ⊙ ((1 − eps)·E(r ⊙ v) + eps·Σ(r ⊙ v)), r = D^-½)."""
@@ -135,8 +138,10 @@ def _solve_numpy(a: np.ndarray | None, edges: np.ndarray | None, eps: float,
             z = r * v
             return r * ((1.0 - eps) * (e @ z) + eps * z.sum())
     else:
+
         def matvec(v: np.ndarray) -> np.ndarray:
             return r * (a @ (r * v))
+
     u1 = np.sqrt(d) / np.linalg.norm(np.sqrt(d))  # top eigenvector of M, eigenvalue 1, known exactly
     try:
         vals, vecs = _lanczos_top2(matvec, u1)
@@ -154,15 +159,20 @@ def _solve_torch(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     r = d.clamp_min(torch.finfo(a.dtype).tiny).rsqrt()
     vals, vecs = torch.linalg.eigh(a * r[..., :, None] * r[..., None, :])  # ascending
     n = a.shape[-1]
-    top = vals[..., -3:].flip(-1) if n >= 3 else torch.cat([vals.flip(-1), vals.new_full(vals.shape[:-1] + (3 - n,), -1e30)], -1)
+    top = (
+        vals[..., -3:].flip(-1)
+        if n >= 3
+        else torch.cat([vals.flip(-1), vals.new_full(vals.shape[:-1] + (3 - n,), -1e30)], -1)
+    )
     return vecs[..., :, -2] * r, top
 
 
 # ---------------------------------------------------------------------------- cut quality
 
 
-def ncut_value(side: np.ndarray, a: np.ndarray | None = None, edges: np.ndarray | None = None,
-               eps: float = 0.0) -> float:
+def ncut_value(
+    side: np.ndarray, a: np.ndarray | None = None, edges: np.ndarray | None = None, eps: float = 0.0
+) -> float:
     """Normalized cut of bipartition `side` (bool, N) on a dense affinity `a`, or TokenCut's graph given as
     bool `edges` and `eps` (A = (1 − eps)·edges + eps·11ᵀ): cut/assoc(S) + cut/assoc(S̄), in [0, 2]."""
     side = np.asarray(side, dtype=bool).ravel()
@@ -183,8 +193,14 @@ def ncut_value(side: np.ndarray, a: np.ndarray | None = None, edges: np.ndarray 
 
 def _fallback(grid_hw: tuple[int, int], reason: str) -> NcutResult:
     h, w = grid_hw
-    return NcutResult(mask=np.ones((h, w), dtype=bool), box=(0, 0, w, h), eigvec=np.zeros((h, w)),
-                      bipartition=np.ones((h, w), dtype=bool), seed=(0, 0), degenerate=reason)
+    return NcutResult(
+        mask=np.ones((h, w), dtype=bool),
+        box=(0, 0, w, h),
+        eigvec=np.zeros((h, w)),
+        bipartition=np.ones((h, w), dtype=bool),
+        seed=(0, 0),
+        degenerate=reason,
+    )
 
 
 def partition(x: np.ndarray, grid_hw: tuple[int, int]) -> NcutResult:
@@ -253,8 +269,14 @@ def ncut_binary(
     return _cut(None, edges, float(eps), (h, w), solver, gap_tol)
 
 
-def _cut(a: np.ndarray | None, edges: np.ndarray | None, eps: float, grid_hw: tuple[int, int],
-         solver: str, gap_tol: float) -> NcutResult:
+def _cut(
+    a: np.ndarray | None,
+    edges: np.ndarray | None,
+    eps: float,
+    grid_hw: tuple[int, int],
+    solver: str,
+    gap_tol: float,
+) -> NcutResult:
     if grid_hw[0] * grid_hw[1] < 2:
         return _fallback(grid_hw, "a single token cannot be cut")
     if solver == "torch":
@@ -301,8 +323,9 @@ def ncut(
     return results[0] if single else results
 
 
-def _ncut_torch_batch(f: torch.Tensor, grid_hw: tuple[int, int], tau: float, eps: float,
-                      gap_tol: float) -> list[NcutResult]:
+def _ncut_torch_batch(
+    f: torch.Tensor, grid_hw: tuple[int, int], tau: float, eps: float, gap_tol: float
+) -> list[NcutResult]:
     """The whole batch in one eigendecomposition on f's device (float64: eigenvalue gaps can be ~eps)."""
     if not torch.isfinite(f).all():
         raise ValueError("token features contain NaN or inf")

@@ -27,9 +27,9 @@ class Overlay:
 
     image: Image.Image
     mask: np.ndarray | None
-    patch_px: float                 # original pixels per patch (patch_size / scale)
-    box: Box | None                 # TokenCut's object box
-    crop: Box | None = None         # the square that was cropped (None when rejected)
+    patch_px: float  # original pixels per patch (patch_size / scale)
+    box: Box | None  # TokenCut's object box
+    crop: Box | None = None  # the square that was cropped (None when rejected)
     label: str = ""
 
 
@@ -41,8 +41,10 @@ def draw_overlay(o: Overlay, tile: int = 192) -> Image.Image:
     base = img.resize((max(1, round(w * s)), max(1, round(h * s))), Image.Resampling.BILINEAR)
     if o.mask is not None and o.mask.any():
         # Upsample the patch mask to original pixels (nearest), crop the padding, then tint.
-        mimg = Image.fromarray(o.mask.astype(np.uint8) * 255).resize((round(o.mask.shape[1] * o.patch_px * s),
-                                               round(o.mask.shape[0] * o.patch_px * s)), Image.Resampling.NEAREST)
+        mimg = Image.fromarray(o.mask.astype(np.uint8) * 255).resize(
+            (round(o.mask.shape[1] * o.patch_px * s), round(o.mask.shape[0] * o.patch_px * s)),
+            Image.Resampling.NEAREST,
+        )
         mimg = mimg.crop((0, 0) + base.size)
         tint = Image.new("RGB", base.size, (255, 40, 40))
         base = Image.composite(Image.blend(base, tint, 0.45), base, mimg)
@@ -52,7 +54,9 @@ def draw_overlay(o: Overlay, tile: int = 192) -> Image.Image:
     ox, oy = (tile - base.size[0]) // 2, (tile - base.size[1]) // 2
 
     def rect(b: Box, color: tuple[int, int, int]) -> None:
-        draw.rectangle([ox + b[0] * s, oy + b[1] * s, ox + b[2] * s - 1, oy + b[3] * s - 1], outline=color, width=2)
+        draw.rectangle(
+            [ox + b[0] * s, oy + b[1] * s, ox + b[2] * s - 1, oy + b[3] * s - 1], outline=color, width=2
+        )
 
     if o.crop is not None:
         rect(o.crop, (40, 220, 60))

@@ -56,8 +56,9 @@ def sample_w(G: torch.nn.Module, num: int, seed: int, batch: int = 1024) -> torc
 
 
 @torch.no_grad()
-def assign_images(lpips: torch.nn.Module, loader: Any, centre_images: torch.Tensor,
-                  resolution: int | None = None) -> torch.Tensor:
+def assign_images(
+    lpips: torch.nn.Module, loader: Any, centre_images: torch.Tensor, resolution: int | None = None
+) -> torch.Tensor:
     """Index of the centre image nearest (LPIPS at ≤ `resolution`²) each image the loader yields, in order."""
     out = []
     for batch in loader:
@@ -67,18 +68,37 @@ def assign_images(lpips: torch.nn.Module, loader: Any, centre_images: torch.Tens
 
 
 @torch.no_grad()
-def comparison_grids(G: torch.nn.Module, centres: torch.Tensor, lpips: torch.nn.Module, centre_images: torch.Tensor,
-                     ccfg: Any, seed: int) -> dict[str, torch.Tensor]:
+def comparison_grids(
+    G: torch.nn.Module,
+    centres: torch.Tensor,
+    lpips: torch.nn.Module,
+    centre_images: torch.Tensor,
+    ccfg: Any,
+    seed: int,
+) -> dict[str, torch.Tensor]:
     """Same z rendered untruncated, truncated towards w_avg, and multi-modally truncated (ψ = clustering.psi)."""
     n, psi, batch = int(ccfg.grid_samples), float(ccfg.psi), int(ccfg.batch_size)
     device = centres.device
     z = torch.randn(n, G.z_dim, generator=torch.Generator().manual_seed(seed)).to(device)
     ws = G.mapping(z)
     ws_mean = G.mapping(z, truncation_psi=psi)
-    ws_multi = multimodal_truncate(G, ws, centres, psi, str(ccfg.distance), lpips, centre_images, batch,
-                                   lpips_resolution=ccfg.get("lpips_resolution"))
-    return {"untruncated": render(G, ws, batch), "truncated_mean": render(G, ws_mean, batch),
-            "truncated_multimodal": render(G, ws_multi, batch), "centres": centre_images}
+    ws_multi = multimodal_truncate(
+        G,
+        ws,
+        centres,
+        psi,
+        str(ccfg.distance),
+        lpips,
+        centre_images,
+        batch,
+        lpips_resolution=ccfg.get("lpips_resolution"),
+    )
+    return {
+        "untruncated": render(G, ws, batch),
+        "truncated_mean": render(G, ws_mean, batch),
+        "truncated_multimodal": render(G, ws_multi, batch),
+        "centres": centre_images,
+    }
 
 
 def uses_lpips(ccfg: Any) -> bool:
@@ -108,18 +128,37 @@ def _run_cluster(ctx: StageContext) -> dict[str, Any]:
     if not 1 <= k <= num:
         raise ValueError(f"clustering.num_clusters={k} must lie in [1, clustering.num_samples={num}]")
     # clustering.generator: an imported generator (e.g. an NVlabs/SDIP .pkl) instead of this run's training
-    ckpt = Path(str(ccfg.generator)).expanduser() if ccfg.get("generator") else ctx.path(ctx.latest("checkpoint"))
+    ckpt = (
+        Path(str(ccfg.generator)).expanduser()
+        if ccfg.get("generator")
+        else ctx.path(ctx.latest("checkpoint"))
+    )
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     G = load_generator(ckpt, which="G_ema", map_location=device)
     seed = int(cfg.seed)
     log.info("cluster: KMeans of %d w of %s into %d clusters on %s", num, ckpt, k, device)
     w = sample_w(G, num, derive_seed(seed, "cluster", "w"), int(ccfg.batch_size) * 16)
-    km: KMeansResult = kmeans(w, k, max_iter=int(ccfg.max_iter), seed=derive_seed(seed, "cluster", "kmeans"),
-                              init=str(ccfg.init), n_init=int(ccfg.n_init))
+    km: KMeansResult = kmeans(
+        w,
+        k,
+        max_iter=int(ccfg.max_iter),
+        seed=derive_seed(seed, "cluster", "kmeans"),
+        init=str(ccfg.init),
+        n_init=int(ccfg.n_init),
+    )
     counts = torch.bincount(km.labels, minlength=k).tolist()
     with atomic_open(ctx.stage_dir / "centres.pt", "wb") as f:
-        torch.save({"centres": km.centres.cpu(), "counts": counts, "inertia": km.inertia,
-                    "iterations": km.iterations, "converged": km.converged, "checkpoint": ctx.relative(ckpt)}, f)
+        torch.save(
+            {
+                "centres": km.centres.cpu(),
+                "counts": counts,
+                "inertia": km.inertia,
+                "iterations": km.iterations,
+                "converged": km.converged,
+                "checkpoint": ctx.relative(ckpt),
+            },
+            f,
+        )
     lpips = instantiate(cfg.metrics.lpips).to(device) if uses_lpips(ccfg) else None
     centre_images = render(G, km.centres, int(ccfg.batch_size))
     grids = comparison_grids(G, km.centres, lpips, centre_images, ccfg, derive_seed(seed, "cluster", "grid"))
@@ -129,10 +168,18 @@ def _run_cluster(ctx: StageContext) -> dict[str, Any]:
     standin = lpips is not None and bool(lpips.is_standin)
     sfx = STANDIN_SUFFIX if standin else ""
     report: dict[str, Any] = {
-        "num_samples": num, "num_clusters": k, "cluster_sizes": counts, "inertia": km.inertia,
-        "iterations": km.iterations, "converged": km.converged, "psi": float(ccfg.psi),
-        "distance": str(ccfg.distance), "lpips": f"lpips_{lpips.net_name}{sfx}" if lpips else None, "standin": standin,
-        "checkpoint": ctx.relative(ckpt), "clustering_config": OmegaConf.to_container(ccfg, resolve=True),
+        "num_samples": num,
+        "num_clusters": k,
+        "cluster_sizes": counts,
+        "inertia": km.inertia,
+        "iterations": km.iterations,
+        "converged": km.converged,
+        "psi": float(ccfg.psi),
+        "distance": str(ccfg.distance),
+        "lpips": f"lpips_{lpips.net_name}{sfx}" if lpips else None,
+        "standin": standin,
+        "checkpoint": ctx.relative(ckpt),
+        "clustering_config": OmegaConf.to_container(ccfg, resolve=True),
     }
     out: dict[str, Any] = {"centres": ctx.relative(ctx.stage_dir / "centres.pt"), "num_clusters": k}
     if bool(ccfg.assign_real):
@@ -142,7 +189,9 @@ def _run_cluster(ctx: StageContext) -> dict[str, Any]:
         loader = real_loader(manifest_path, int(cfg.dataset.resolution), int(ccfg.batch_size))
         labels = assign_images(lpips, loader, centre_images, ccfg.get("lpips_resolution")).tolist()
         if len(labels) != len(usable):
-            raise RuntimeError(f"cluster: assigned {len(labels)} images but the manifest has {len(usable)} usable")
+            raise RuntimeError(
+                f"cluster: assigned {len(labels)} images but the manifest has {len(usable)} usable"
+            )
         for r, c in zip(usable, labels):
             r.cluster = int(c)
         out_manifest = ctx.stage_dir / "manifest.jsonl"
@@ -152,16 +201,33 @@ def _run_cluster(ctx: StageContext) -> dict[str, Any]:
         truth = load_ground_truth(ctx)
         if truth is not None:
             report[f"ground_truth_modes{sfx}"] = agreement = cluster_agreement(
-                {r.id: int(r.cluster) for r in usable}, truth)
-            log.info("cluster: agreement with the planted modes: purity %s, NMI %s%s", agreement["purity"],
-                     agreement["nmi"], "  (STAND-IN LPIPS: not a real result)" if standin else "")
-            report[f"ground_truth_mode_recovery{sfx}"] = rec = mode_recovery({r.id: int(r.cluster) for r in usable}, truth)
-            log.info("cluster: planted modes recovered over %d images: accuracy %s, NMI %s, ARI %s", rec["images"],
-                     rec["accuracy"], rec["nmi"], rec["ari"])
+                {r.id: int(r.cluster) for r in usable}, truth
+            )
+            log.info(
+                "cluster: agreement with the planted modes: purity %s, NMI %s%s",
+                agreement["purity"],
+                agreement["nmi"],
+                "  (STAND-IN LPIPS: not a real result)" if standin else "",
+            )
+            report[f"ground_truth_mode_recovery{sfx}"] = rec = mode_recovery(
+                {r.id: int(r.cluster) for r in usable}, truth
+            )
+            log.info(
+                "cluster: planted modes recovered over %d images: accuracy %s, NMI %s, ARI %s",
+                rec["images"],
+                rec["accuracy"],
+                rec["nmi"],
+                rec["ari"],
+            )
     report["seconds"] = round(time.time() - t0, 3)
     report_path = ctx.stage_dir / ("report_standin.json" if standin else "report.json")
     write_json(report_path, report)
     out["report"] = ctx.relative(report_path)
-    log.info("cluster: %d centres (%d Lloyd iterations, converged=%s) in %.1f s", k, km.iterations, km.converged,
-             report["seconds"])
+    log.info(
+        "cluster: %d centres (%d Lloyd iterations, converged=%s) in %.1f s",
+        k,
+        km.iterations,
+        km.converged,
+        report["seconds"],
+    )
     return out

@@ -62,14 +62,30 @@ def choose_threshold(scored: ScoredSet, fcfg: Any, eps: float = 1e-6) -> Thresho
     n = scored.scores.numel()
     floor = kept_floor(n, fcfg.get("min_kept"), fcfg.get("min_kept_fraction"))
     fid_recon, fid_of_kept = fid_functions(scored.real_features, scored.recon_features, eps)
-    return search_threshold(scored.scores, fid_of_kept, fid_recon, theta=fcfg.get("theta"),
-                            theta_step=fcfg.get("theta_step"), step_fraction=float(fcfg.get("step_fraction", 0.02)),
-                            floor=floor, max_steps=int(fcfg.get("max_steps", 1000)))
+    return search_threshold(
+        scored.scores,
+        fid_of_kept,
+        fid_recon,
+        theta=fcfg.get("theta"),
+        theta_step=fcfg.get("theta_step"),
+        step_fraction=float(fcfg.get("step_fraction", 0.02)),
+        floor=floor,
+        max_steps=int(fcfg.get("max_steps", 1000)),
+    )
 
 
-def detection_with_baselines(ctx: StageContext, ckpt: Any, manifest_path: Any, ids: list[str], scored: ScoredSet,
-                             removed: torch.Tensor, truth: dict[str, dict[str, Any]], lpips: Any, extractor: Any,
-                             device: torch.device) -> dict[str, Any]:
+def detection_with_baselines(
+    ctx: StageContext,
+    ckpt: Any,
+    manifest_path: Any,
+    ids: list[str],
+    scored: ScoredSet,
+    removed: torch.Tensor,
+    truth: dict[str, dict[str, Any]],
+    lpips: Any,
+    extractor: Any,
+    device: torch.device,
+) -> dict[str, Any]:
     """Ground-truth outlier detection of `filter_score` and the baselines on the same images (same order)."""
     from sdstylegan.training.checkpoint import load_network
 
@@ -80,8 +96,9 @@ def detection_with_baselines(ctx: StageContext, ckpt: Any, manifest_path: Any, i
         raise RuntimeError(f"self_filter: D scored {d_scores.numel()} images but {len(ids)} were scored")
     methods = {
         f"filter_score{STANDIN_SUFFIX if lpips.is_standin else ''}": scored.scores.numpy(),
-        f"feature_mean_distance{STANDIN_SUFFIX if getattr(extractor, 'is_standin', False) else ''}":
-            feature_mean_distance(scored.real_features).numpy(),
+        f"feature_mean_distance{STANDIN_SUFFIX if getattr(extractor, 'is_standin', False) else ''}": feature_mean_distance(
+            scored.real_features
+        ).numpy(),
         "discriminator_realness": d_scores.numpy(),
     }
     seed = derive_seed(int(ctx.cfg.seed), "self_filter", "random_baseline")
@@ -120,7 +137,9 @@ def _run_self_filter(ctx: StageContext) -> dict[str, Any]:
     loader = real_loader(manifest_path, int(cfg.dataset.resolution), int(fcfg.batch_size))
     scored = score_images(G, E, lpips, extractor, loader, device, keep_extremes=int(fcfg.grid_size))
     if scored.scores.numel() != len(usable):
-        raise RuntimeError(f"self_filter: scored {scored.scores.numel()} images but the manifest has {len(usable)} usable")
+        raise RuntimeError(
+            f"self_filter: scored {scored.scores.numel()} images but the manifest has {len(usable)} usable"
+        )
     t_scored = time.time()
     result = choose_threshold(scored, fcfg, float(cfg.metrics.frechet_eps))
 
@@ -134,11 +153,17 @@ def _run_self_filter(ctx: StageContext) -> dict[str, Any]:
     sfx = STANDIN_SUFFIX if standin else ""
     kept = int(result.kept_mask.sum())
     report: dict[str, Any] = {
-        **result.report(), "score": f"lpips_{lpips.net_name}{STANDIN_SUFFIX if lpips.is_standin else ''}",
-        "fid_extractor": extractor.label, "standin": standin,
-        "scores": {"min": float(scored.scores.min()), "median": float(scored.scores.median()),
-                   "max": float(scored.scores.max())},
-        "checkpoint": ctx.relative(ckpt), "manifest_in": ctx.relative(manifest_path),
+        **result.report(),
+        "score": f"lpips_{lpips.net_name}{STANDIN_SUFFIX if lpips.is_standin else ''}",
+        "fid_extractor": extractor.label,
+        "standin": standin,
+        "scores": {
+            "min": float(scored.scores.min()),
+            "median": float(scored.scores.median()),
+            "max": float(scored.scores.max()),
+        },
+        "checkpoint": ctx.relative(ckpt),
+        "manifest_in": ctx.relative(manifest_path),
         "filtering_config": OmegaConf.to_container(fcfg, resolve=True),
     }
     report[f"fid_recon_all{sfx}"] = report.pop("fid_recon_all")
@@ -146,22 +171,55 @@ def _run_self_filter(ctx: StageContext) -> dict[str, Any]:
     if truth is not None:
         report[f"ground_truth_outliers{sfx}"] = outlier_removal({r.id: bool(r.kept) for r in usable}, truth)
         gt = report[f"ground_truth_outliers{sfx}"]
-        log.info("self_filter: planted outliers removed: precision %s, recall %s%s", gt["precision"], gt["recall"],
-                 "  (STAND-IN LPIPS/FID: not a real result)" if standin else "")
+        log.info(
+            "self_filter: planted outliers removed: precision %s, recall %s%s",
+            gt["precision"],
+            gt["recall"],
+            "  (STAND-IN LPIPS/FID: not a real result)" if standin else "",
+        )
         report[f"ground_truth_detection{sfx}"] = det = detection_with_baselines(
-            ctx, ckpt, manifest_path, [r.id for r in usable], scored, ~result.kept_mask.cpu(), truth, lpips, extractor,
-            device)
-        log.info("self_filter: outlier AUROC %s (random removal: 0.5 expected)",
-                 ", ".join(f"{k} {v['auroc']}" for k, v in det["methods"].items() if k != "random"))
+            ctx,
+            ckpt,
+            manifest_path,
+            [r.id for r in usable],
+            scored,
+            ~result.kept_mask.cpu(),
+            truth,
+            lpips,
+            extractor,
+            device,
+        )
+        log.info(
+            "self_filter: outlier AUROC %s (random removal: 0.5 expected)",
+            ", ".join(f"{k} {v['auroc']}" for k, v in det["methods"].items() if k != "random"),
+        )
     report["seconds"] = round(time.time() - t0, 3)
-    report["seconds_scoring"] = round(t_scored - t0, 3)  # load + G(E(x)) + LPIPS + features; the rest is the search
+    report["seconds_scoring"] = round(
+        t_scored - t0, 3
+    )  # load + G(E(x)) + LPIPS + features; the rest is the search
     report_path = ctx.stage_dir / ("report_standin.json" if standin else "report.json")
     write_json(report_path, report)
-    save_png(score_histogram(scored.scores, result.theta, bins=int(fcfg.histogram_bins)), ctx.stage_dir / "scores.png")
+    save_png(
+        score_histogram(scored.scores, result.theta, bins=int(fcfg.histogram_bins)),
+        ctx.stage_dir / "scores.png",
+    )
     for name, items in (("recon_worst", scored.worst), ("recon_best", scored.best)):
         if items:
             save_png(pair_grid([(x, y) for _, _, x, y in items]), ctx.stage_dir / f"{name}.png")
-    log.info("self_filter: θ = %.4g keeps %d of %d images (floor %d, %d search steps)%s", result.theta, kept,
-             len(usable), result.floor, len(result.path), " — STAND-IN scores" if standin else "")
-    return {"manifest": ctx.relative(out_manifest), "theta": result.theta, "kept": kept, "total": len(usable),
-            "report": ctx.relative(report_path), "standin": standin}
+    log.info(
+        "self_filter: θ = %.4g keeps %d of %d images (floor %d, %d search steps)%s",
+        result.theta,
+        kept,
+        len(usable),
+        result.floor,
+        len(result.path),
+        " — STAND-IN scores" if standin else "",
+    )
+    return {
+        "manifest": ctx.relative(out_manifest),
+        "theta": result.theta,
+        "kept": kept,
+        "total": len(usable),
+        "report": ctx.relative(report_path),
+        "standin": standin,
+    }

@@ -17,9 +17,9 @@ import torch
 
 @dataclass
 class KMeansResult:
-    centres: torch.Tensor   # (k, D)
-    labels: torch.Tensor    # (N,) int64
-    inertia: float          # Σ squared distance to the assigned centre
+    centres: torch.Tensor  # (k, D)
+    labels: torch.Tensor  # (N,) int64
+    inertia: float  # Σ squared distance to the assigned centre
     iterations: int
     converged: bool
 
@@ -38,17 +38,19 @@ def assign(x: torch.Tensor, centres: torch.Tensor, chunk: int = 8192) -> tuple[t
 
 
 def kmeans(
-    x: torch.Tensor,        # (N, D) observations
-    k: int,                 # number of clusters
-    max_iter: int = 300,    # Lloyd iterations at most
-    seed: int = 0,          # initial centres
-    init: str = "random",   # random observations as centres (the only method)
-    n_init: int = 1,        # random inits tried; the lowest inertia is returned
+    x: torch.Tensor,  # (N, D) observations
+    k: int,  # number of clusters
+    max_iter: int = 300,  # Lloyd iterations at most
+    seed: int = 0,  # initial centres
+    init: str = "random",  # random observations as centres (the only method)
+    n_init: int = 1,  # random inits tried; the lowest inertia is returned
     chunk: int = 8192,
 ) -> KMeansResult:
     """Cluster the rows of `x` into k groups; deterministic for a given seed and device."""
     if init != "random":
-        raise ValueError(f"clustering.init must be 'random' (random observations as initial centres), got {init!r}")
+        raise ValueError(
+            f"clustering.init must be 'random' (random observations as initial centres), got {init!r}"
+        )
     if x.ndim != 2:
         raise ValueError(f"kmeans expects (N, D) observations, got shape {tuple(x.shape)}")
     n = x.shape[0]
@@ -58,8 +60,10 @@ def kmeans(
         raise ValueError(f"clustering.n_init must be ≥ 1, got {n_init}")
     x = x.float()
     gen = torch.Generator().manual_seed(int(seed))
-    runs = [lloyd(x, x[torch.randperm(n, generator=gen)[:k].to(x.device)].clone(), max_iter, chunk)
-            for _ in range(int(n_init))]
+    runs = [
+        lloyd(x, x[torch.randperm(n, generator=gen)[:k].to(x.device)].clone(), max_iter, chunk)
+        for _ in range(int(n_init))
+    ]
     return min(runs, key=lambda r: r.inertia)
 
 
@@ -85,5 +89,7 @@ def lloyd(x: torch.Tensor, centres: torch.Tensor, max_iter: int = 300, chunk: in
             break
     labels, _ = assign(x, centres, chunk)
     # Inertia from the differences, not the expanded form: ‖x‖² + ‖c‖² − 2x·c cancels badly in float32.
-    inertia = sum(float((xb - centres[lb]).square().sum()) for xb, lb in zip(x.split(chunk), labels.split(chunk)))
+    inertia = sum(
+        float((xb - centres[lb]).square().sum()) for xb, lb in zip(x.split(chunk), labels.split(chunk))
+    )
     return KMeansResult(centres, labels, inertia, iterations, converged)

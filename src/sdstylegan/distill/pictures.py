@@ -8,8 +8,13 @@ from PIL import Image, ImageDraw
 from sdstylegan.utils.pictures import image_grid
 
 
-def score_histogram(scores: torch.Tensor, theta: float, bins: int = 50, size: tuple[int, int] = (640, 320),
-                    kept_colour: tuple[int, int, int] = (60, 120, 200)) -> Image.Image:
+def score_histogram(
+    scores: torch.Tensor,
+    theta: float,
+    bins: int = 50,
+    size: tuple[int, int] = (640, 320),
+    kept_colour: tuple[int, int, int] = (60, 120, 200),
+) -> Image.Image:
     """Histogram of scores; bars below θ (kept) in blue, above in red; θ as a vertical black line."""
     w, h = size
     pad = 30

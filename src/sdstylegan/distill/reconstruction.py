@@ -24,8 +24,10 @@ def reconstruct(G: nn.Module, E: nn.Module, x: torch.Tensor) -> torch.Tensor:
     w = E(x)
     ws = broadcast_ws(G, w)
     if ws.shape[1:] != (G.num_ws, G.w_dim):
-        raise ValueError(f"encoder output {tuple(w.shape)} does not fit the generator (num_ws={G.num_ws}, "
-                         f"w_dim={G.w_dim}); were G and E trained together (train_raw)?")
+        raise ValueError(
+            f"encoder output {tuple(w.shape)} does not fit the generator (num_ws={G.num_ws}, "
+            f"w_dim={G.w_dim}); were G and E trained together (train_raw)?"
+        )
     return G.synthesis(ws, noise_mode="const").float().clamp(-1, 1)
 
 
@@ -38,11 +40,11 @@ def unit_images(batch: torch.Tensor) -> torch.Tensor:
 class ScoredSet:
     """Per image (loader order): score, real and reconstruction features; plus extreme reconstructions."""
 
-    scores: torch.Tensor          # (N,) float32
-    real_features: torch.Tensor   # (N, D) float32
+    scores: torch.Tensor  # (N,) float32
+    real_features: torch.Tensor  # (N, D) float32
     recon_features: torch.Tensor  # (N, D) float32
     worst: list[tuple[float, int, torch.Tensor, torch.Tensor]]  # (score, index, x, G(E(x))) highest scores
-    best: list[tuple[float, int, torch.Tensor, torch.Tensor]]   # lowest scores
+    best: list[tuple[float, int, torch.Tensor, torch.Tensor]]  # lowest scores
 
 
 def _keep_extremes(store: list, items: list, k: int, highest: bool) -> list:
@@ -55,8 +57,8 @@ def score_images(
     G: nn.Module,
     E: nn.Module,
     lpips: nn.Module,
-    extractor: nn.Module,           # uint8 NCHW → (N, D) features (metrics extractor)
-    loader: Iterable,               # uint8 NCHW (or float [-1, 1]) batches, fixed order
+    extractor: nn.Module,  # uint8 NCHW → (N, D) features (metrics extractor)
+    loader: Iterable,  # uint8 NCHW (or float [-1, 1]) batches, fixed order
     device: torch.device | str = "cpu",
     keep_extremes: int = 16,
 ) -> ScoredSet:
@@ -72,8 +74,10 @@ def score_images(
         batch = batch.to(device)
         x = unit_images(batch)
         if x.shape[-1] != G.img_resolution:
-            raise ValueError(f"images are {x.shape[-1]}² but the train_raw generator makes {G.img_resolution}²; "
-                             "self_filter must run at the resolution train_raw was trained at")
+            raise ValueError(
+                f"images are {x.shape[-1]}² but the train_raw generator makes {G.img_resolution}²; "
+                "self_filter must run at the resolution train_raw was trained at"
+            )
         y = reconstruct(G, E, x)
         d = lpips(x, y).float()
         scores.append(d.cpu())

@@ -56,19 +56,27 @@ def outlier_removal(kept: dict[str, bool], truth: dict[str, dict[str, Any]]) -> 
     kinds = Counter(truth[i].get("outlier_kind") for i in outliers)
     kinds_removed = Counter(truth[i].get("outlier_kind") for i in outliers & removed)
     return {
-        "matched": len(ids), "removed": len(removed), "outliers": len(outliers), "outliers_removed": hit,
+        "matched": len(ids),
+        "removed": len(removed),
+        "outliers": len(outliers),
+        "outliers_removed": hit,
         "precision": hit / len(removed) if removed else None,
         "recall": hit / len(outliers) if outliers else None,
         "outlier_share_before": len(outliers) / len(ids) if ids else None,
-        "outlier_share_after": (len(outliers) - hit) / (len(ids) - len(removed)) if len(ids) > len(removed) else None,
+        "outlier_share_after": (len(outliers) - hit) / (len(ids) - len(removed))
+        if len(ids) > len(removed)
+        else None,
         "recall_by_kind": {str(k): kinds_removed[k] / v for k, v in sorted(kinds.items(), key=str)},
     }
 
 
 def cluster_agreement(labels: dict[str, int], truth: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Purity (share of inliers in their cluster's majority mode) and NMI between clusters and planted modes."""
-    pairs = [(labels[i], truth[i]["mode"]) for i in labels
-             if i in truth and not truth[i].get("outlier") and truth[i].get("mode") is not None]
+    pairs = [
+        (labels[i], truth[i]["mode"])
+        for i in labels
+        if i in truth and not truth[i].get("outlier") and truth[i].get("mode") is not None
+    ]
     n = len(pairs)
     if n == 0:
         return {"matched_inliers": 0, "purity": None, "nmi": None}
@@ -85,6 +93,12 @@ def cluster_agreement(labels: dict[str, int], truth: dict[str, dict[str, Any]]) 
 
     mi = sum(v / n * math.log(v * n / (by_cluster[c] * by_mode[m])) for (c, m), v in joint.items())
     h = (entropy(by_cluster) + entropy(by_mode)) / 2  # arithmetic-mean normalisation (sklearn's default)
-    return {"matched_inliers": n, "purity": purity, "nmi": mi / h if h > 0 else 1.0,
-            "clusters_used": len(by_cluster),
-            "cluster_modes": {str(c): dict(sorted((str(m), v) for m, v in cnt.items())) for c, cnt in sorted(majority.items())}}
+    return {
+        "matched_inliers": n,
+        "purity": purity,
+        "nmi": mi / h if h > 0 else 1.0,
+        "clusters_used": len(by_cluster),
+        "cluster_modes": {
+            str(c): dict(sorted((str(m), v) for m, v in cnt.items())) for c, cnt in sorted(majority.items())
+        },
+    }

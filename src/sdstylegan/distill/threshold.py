@@ -37,16 +37,22 @@ class SearchStep:
 @dataclass
 class ThresholdResult:
     theta: float
-    kept_mask: torch.Tensor                  # bool (N,): score < theta
-    fid_recon: float                         # FID(G(E(all)), all): the bar kept sets must stay under
+    kept_mask: torch.Tensor  # bool (N,): score < theta
+    fid_recon: float  # FID(G(E(all)), all): the bar kept sets must stay under
     floor: int
     raised_for_floor: bool = False
     path: list[SearchStep] = field(default_factory=list)
 
     def report(self) -> dict[str, Any]:
-        return {"theta": self.theta, "kept": int(self.kept_mask.sum()), "total": int(self.kept_mask.numel()),
-                "floor": self.floor, "fid_recon_all": self.fid_recon, "raised_for_floor": self.raised_for_floor,
-                "path": [asdict(s) for s in self.path]}
+        return {
+            "theta": self.theta,
+            "kept": int(self.kept_mask.sum()),
+            "total": int(self.kept_mask.numel()),
+            "floor": self.floor,
+            "fid_recon_all": self.fid_recon,
+            "raised_for_floor": self.raised_for_floor,
+            "path": [asdict(s) for s in self.path],
+        }
 
 
 def kept_floor(total: int, min_kept: int | None, min_kept_fraction: float | None) -> int:
@@ -54,11 +60,18 @@ def kept_floor(total: int, min_kept: int | None, min_kept_fraction: float | None
     if min_kept is not None and int(min_kept) < 0:
         raise ValueError(f"filtering.min_kept must be ≥ 0 or null, got {min_kept}")
     if min_kept_fraction is not None and not 0.0 <= float(min_kept_fraction) <= 1.0:
-        raise ValueError(f"filtering.min_kept_fraction must lie in [0, 1] or be null, got {min_kept_fraction}")
+        raise ValueError(
+            f"filtering.min_kept_fraction must lie in [0, 1] or be null, got {min_kept_fraction}"
+        )
     floor = max(int(min_kept or 0), math.ceil(float(min_kept_fraction or 0.0) * total))
     if floor > total:
-        log.warning("self_filter: the floor of %d kept images exceeds the %d usable images; the floor becomes %d "
-                    "(θ cannot be lowered below keeping everything)", floor, total, total)
+        log.warning(
+            "self_filter: the floor of %d kept images exceeds the %d usable images; the floor becomes %d "
+            "(θ cannot be lowered below keeping everything)",
+            floor,
+            total,
+            total,
+        )
     return min(floor, total)
 
 
@@ -71,13 +84,13 @@ def theta_keeping(scores: torch.Tensor, count: int) -> float:
 
 
 def search_threshold(
-    scores: torch.Tensor,                            # (N,) reconstruction distances d(x)
-    fid_of_kept: Callable[[torch.Tensor], float],    # bool mask → FID(kept, all)
-    fid_recon: float,                                # FID(G(E(all)), all)
-    theta: float | None = 0.36,                      # start; None = above the highest score (keep all)
-    theta_step: float | None = 0.01,                 # decrease per step; None = quantile steps
-    step_fraction: float = 0.02,                     # with theta_step None: drop this share of images per step
-    floor: int = 0,                                  # |kept| never goes below this
+    scores: torch.Tensor,  # (N,) reconstruction distances d(x)
+    fid_of_kept: Callable[[torch.Tensor], float],  # bool mask → FID(kept, all)
+    fid_recon: float,  # FID(G(E(all)), all)
+    theta: float | None = 0.36,  # start; None = above the highest score (keep all)
+    theta_step: float | None = 0.01,  # decrease per step; None = quantile steps
+    step_fraction: float = 0.02,  # with theta_step None: drop this share of images per step
+    floor: int = 0,  # |kept| never goes below this
     max_steps: int = 1000,
 ) -> ThresholdResult:
     """Lower θ from its start while the next θ keeps ≥ floor images and FID(kept, all) < fid_recon."""
@@ -86,20 +99,31 @@ def search_threshold(
     if n == 0:
         raise ValueError("self_filter: no usable image to score")
     if not torch.isfinite(scores).all():
-        raise ValueError("self_filter: some reconstruction scores are not finite (NaN/inf in G(E(x)) or LPIPS)")
+        raise ValueError(
+            "self_filter: some reconstruction scores are not finite (NaN/inf in G(E(x)) or LPIPS)"
+        )
     if theta_step is not None and float(theta_step) <= 0:
         raise ValueError(f"filtering.theta_step must be > 0 or null, got {theta_step}")
     if theta_step is None and not 0.0 < float(step_fraction) <= 1.0:
         raise ValueError(f"filtering.step_fraction must lie in (0, 1], got {step_fraction}")
     current = math.nextafter(float(scores.max()), math.inf) if theta is None else float(theta)
-    result = ThresholdResult(theta=current, kept_mask=scores < current, fid_recon=float(fid_recon), floor=int(floor))
+    result = ThresholdResult(
+        theta=current, kept_mask=scores < current, fid_recon=float(fid_recon), floor=int(floor)
+    )
     kept = int(result.kept_mask.sum())
     if kept < floor:
         current = theta_keeping(scores, floor)
-        log.warning("self_filter: θ=%.4g keeps %d images, fewer than the floor %d; θ raised to %.4g",
-                    result.theta, kept, floor, current)
+        log.warning(
+            "self_filter: θ=%.4g keeps %d images, fewer than the floor %d; θ raised to %.4g",
+            result.theta,
+            kept,
+            floor,
+            current,
+        )
         result.theta, result.kept_mask, result.raised_for_floor = current, scores < current, True
-        result.path.append(SearchStep(current, int(result.kept_mask.sum()), None, True, "raised to the floor"))
+        result.path.append(
+            SearchStep(current, int(result.kept_mask.sum()), None, True, "raised to the floor")
+        )
         return result
     result.path.append(SearchStep(current, kept, None, True, "start"))
     for _ in range(int(max_steps)):

@@ -42,10 +42,10 @@ def shrink(images: torch.Tensor, resolution: int | None) -> torch.Tensor:
 @torch.no_grad()
 def nearest_image(
     lpips: nn.Module,
-    x: torch.Tensor,                   # [N, C, H, W] in [-1, 1]
-    refs: torch.Tensor,                # [K, C, H, W] in [-1, 1]
-    resolution: int | None = None,     # compare at most at this size (LPIPS memory grows with pixels)
-    chunk: int = 16,                   # references per LPIPS.cdist call
+    x: torch.Tensor,  # [N, C, H, W] in [-1, 1]
+    refs: torch.Tensor,  # [K, C, H, W] in [-1, 1]
+    resolution: int | None = None,  # compare at most at this size (LPIPS memory grows with pixels)
+    chunk: int = 16,  # references per LPIPS.cdist call
 ) -> torch.Tensor:
     """Index (N,) of the reference image nearest each image by LPIPS (at ≤ `resolution`², refs in chunks)."""
     x, refs = shrink(x, resolution), shrink(refs, resolution)
@@ -55,13 +55,13 @@ def nearest_image(
 @torch.no_grad()
 def nearest_centres(
     G: nn.Module,
-    ws: torch.Tensor,                          # [N, num_ws, w_dim] or [N, w_dim]
-    centres: torch.Tensor,                     # [K, w_dim]
+    ws: torch.Tensor,  # [N, num_ws, w_dim] or [N, w_dim]
+    centres: torch.Tensor,  # [K, w_dim]
     distance: str = "lpips",
-    lpips: nn.Module | None = None,            # needed for distance='lpips'
-    centre_images: torch.Tensor | None = None, # G(centres), to reuse across calls
+    lpips: nn.Module | None = None,  # needed for distance='lpips'
+    centre_images: torch.Tensor | None = None,  # G(centres), to reuse across calls
     batch: int = 64,
-    lpips_resolution: int | None = None,       # LPIPS on images downsampled to this size (None = full)
+    lpips_resolution: int | None = None,  # LPIPS on images downsampled to this size (None = full)
 ) -> torch.Tensor:
     """Index (N,) of the centre nearest each sample: by LPIPS between G(w) and G(c), or in W."""
     if distance not in DISTANCES:
@@ -73,17 +73,19 @@ def nearest_centres(
         raise ValueError("nearest_centres(distance='lpips') needs an LPIPS module")
     if centre_images is None:
         centre_images = render(G, centres.to(w0.device), batch)
-    picks = [nearest_image(lpips, render(G, wb, batch), centre_images, lpips_resolution) for wb in ws.split(batch)]
+    picks = [
+        nearest_image(lpips, render(G, wb, batch), centre_images, lpips_resolution) for wb in ws.split(batch)
+    ]
     return torch.cat(picks)
 
 
 @torch.no_grad()
 def multimodal_truncate(
     G: nn.Module,
-    ws: torch.Tensor,                          # [N, num_ws, w_dim] (G.mapping output) or [N, w_dim]
-    centres: torch.Tensor,                     # [K, w_dim] cluster centres in W
-    psi: float = 0.5,                          # 0 → the centre, 1 → unchanged
-    distance: str = "lpips",                   # lpips (image of the centre nearest G(w)) | w (Euclidean in W)
+    ws: torch.Tensor,  # [N, num_ws, w_dim] (G.mapping output) or [N, w_dim]
+    centres: torch.Tensor,  # [K, w_dim] cluster centres in W
+    psi: float = 0.5,  # 0 → the centre, 1 → unchanged
+    distance: str = "lpips",  # lpips (image of the centre nearest G(w)) | w (Euclidean in W)
     lpips: nn.Module | None = None,
     centre_images: torch.Tensor | None = None,
     batch: int = 64,

@@ -28,22 +28,30 @@ class DinoExtractor(FeatureExtractor):
     def __init__(
         self,
         model: str = "vit_large_patch14_dinov2.lvd142m",  # timm name
-        weights: str | None = None,                       # local file; None → timm hub (cached)
-        pretrained: bool = True,                          # false → random stand-in, labelled _standin
-        img_size: int = 224,                              # network input size
+        weights: str | None = None,  # local file; None → timm hub (cached)
+        pretrained: bool = True,  # false → random stand-in, labelled _standin
+        img_size: int = 224,  # network input size
     ):
         super().__init__()
         self.img_size = int(img_size)
         hint = f"FD-DINO uses the timm model '{model}'."
-        self.net = create_timm_model(model, config_key=CONFIG_KEY, pretrained=pretrained, weights_file=weights,
-                                     hint=hint, num_classes=0, img_size=self.img_size)
+        self.net = create_timm_model(
+            model,
+            config_key=CONFIG_KEY,
+            pretrained=pretrained,
+            weights_file=weights,
+            hint=hint,
+            num_classes=0,
+            img_size=self.img_size,
+        )
         self.is_standin = weights is None and not pretrained
         self.num_features = int(self.net.num_features)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         self.freeze()
-        self._identity = (f"dino:{model}(cls,in={self.img_size},resize=bicubic-aa,"
-                          f"sha={state_fingerprint(self.net)[:16]})")
+        self._identity = (
+            f"dino:{model}(cls,in={self.img_size},resize=bicubic-aa,sha={state_fingerprint(self.net)[:16]})"
+        )
 
     @property
     def identity(self) -> str:
@@ -52,7 +60,8 @@ class DinoExtractor(FeatureExtractor):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         x = uint8_to_unit(images)
         if x.shape[-2:] != (self.img_size, self.img_size):
-            x = F.interpolate(x, size=(self.img_size, self.img_size), mode="bicubic",
-                              align_corners=False, antialias=True)
+            x = F.interpolate(
+                x, size=(self.img_size, self.img_size), mode="bicubic", align_corners=False, antialias=True
+            )
         x = (x - self.mean) / self.std
         return self.net(x).to(torch.float32)

@@ -69,7 +69,7 @@ class MetricReport:
     values: dict[str, float]
     num_samples: int
     num_real: dict[str, int] = field(default_factory=dict)
-    extractors: dict[str, str] = field(default_factory=dict)   # label → identity
+    extractors: dict[str, str] = field(default_factory=dict)  # label → identity
     seconds: float = 0.0
 
 
@@ -130,7 +130,9 @@ class MetricSuite:
     def _accumulators(self) -> dict[str, FeatureAccumulator]:
         return {s: FeatureAccumulator(e.num_features).to(self.device) for s, e in self.extractors.items()}
 
-    def _update(self, accs: dict[str, FeatureAccumulator], images: torch.Tensor, spaces: Iterable[str]) -> None:
+    def _update(
+        self, accs: dict[str, FeatureAccumulator], images: torch.Tensor, spaces: Iterable[str]
+    ) -> None:
         images = images.to(self.device)
         for s in spaces:
             accs[s].update(self.extractors[s](images))
@@ -140,7 +142,9 @@ class MetricSuite:
         """Feature statistics of `num_samples` generated images (this rank's share, combined) and their resolution."""
         rank, world = _dist()
         if num_samples < world:
-            raise ValueError(f"num_samples={num_samples} is smaller than the {world} processes sharing the work")
+            raise ValueError(
+                f"num_samples={num_samples} is smaller than the {world} processes sharing the work"
+            )
         mine = rank_share(num_samples, rank, world)
         accs: dict[str, FeatureAccumulator] | None = None
         resolution = None
@@ -160,7 +164,9 @@ class MetricSuite:
         return {s: a.compute() for s, a in accs.items()}, resolution
 
     @torch.no_grad()
-    def real_stats(self, real_loader: Iterable, resolution: int | None, cache_key: str | None) -> dict[str, FeatureStats]:
+    def real_stats(
+        self, real_loader: Iterable, resolution: int | None, cache_key: str | None
+    ) -> dict[str, FeatureStats]:
         """Feature statistics of the real images (from the cache when it matches exactly)."""
         rank, world = _dist()
         real_max = self.cfg.get("real_max")
@@ -189,8 +195,10 @@ class MetricSuite:
                 break
             u8 = to_uint8(_first_tensor(batch), "real images (real_loader batch)")
             if resolution is not None and u8.shape[-1] != resolution:
-                raise ValueError(f"real images are {u8.shape[-1]}² but generated images are {resolution}²; "
-                                 "evaluate at the dataset resolution")
+                raise ValueError(
+                    f"real images are {u8.shape[-1]}² but generated images are {resolution}²; "
+                    "evaluate at the dataset resolution"
+                )
             if seen + u8.shape[0] > cap:
                 u8 = u8[: int(cap - seen)]
             self._update(accs, u8, missing)
@@ -205,8 +213,13 @@ class MetricSuite:
         return found
 
     # -- metrics --------------------------------------------------------------------------
-    def evaluate(self, sample_fn: SampleFn, real_loader: Iterable, num_samples: int | None = None,
-                 cache_key: str | None = None) -> MetricReport:
+    def evaluate(
+        self,
+        sample_fn: SampleFn,
+        real_loader: Iterable,
+        num_samples: int | None = None,
+        cache_key: str | None = None,
+    ) -> MetricReport:
         """Generate, extract, compare; see the module docstring for names and DDP behaviour."""
         t0 = time.time()
         n = int(num_samples if num_samples is not None else self.cfg.num_samples)
@@ -215,21 +228,33 @@ class MetricSuite:
         fake, resolution = self.fake_stats(sample_fn, n)
         real = self.real_stats(real_loader, resolution, cache_key)
         values = self.compare(real, fake, n)
-        report = MetricReport(values=values, num_samples=n,
-                              num_real={self.extractors[s].label: st.count for s, st in real.items()},
-                              extractors={e.label: e.identity for e in self.extractors.values()},
-                              seconds=round(time.time() - t0, 3))
+        report = MetricReport(
+            values=values,
+            num_samples=n,
+            num_real={self.extractors[s].label: st.count for s, st in real.items()},
+            extractors={e.label: e.identity for e in self.extractors.values()},
+            seconds=round(time.time() - t0, 3),
+        )
         for k, v in values.items():
-            log.info("%s = %.5g%s", k, v, "  (STAND-IN extractor: not a real score)" if k.endswith("_standin") else "")
+            log.info(
+                "%s = %.5g%s",
+                k,
+                v,
+                "  (STAND-IN extractor: not a real score)" if k.endswith("_standin") else "",
+            )
         return report
 
-    def compare(self, real: dict[str, FeatureStats], fake: dict[str, FeatureStats], n: int) -> dict[str, float]:
+    def compare(
+        self, real: dict[str, FeatureStats], fake: dict[str, FeatureStats], n: int
+    ) -> dict[str, float]:
         """The configured metrics from real and generated statistics; `n` names the sample count."""
         prefix, tag, out = str(self.cfg.prefix), count_tag(n), {}
         eps = float(self.cfg.frechet_eps)
 
         def name(base: str, space: str, counted: bool = True, extra: str = "") -> str:
-            return f"{prefix}{base}{tag if counted else ''}{extra}" + ("_standin" if self.extractors[space].is_standin else "")
+            return f"{prefix}{base}{tag if counted else ''}{extra}" + (
+                "_standin" if self.extractors[space].is_standin else ""
+            )
 
         for metric in self.wanted:
             s = self.space_of[metric]
@@ -240,9 +265,15 @@ class MetricSuite:
                 out[name(metric, s)] = frechet_distance(r.mu, r.sigma, f.mu, f.sigma, eps=reg)
             elif metric == "kid":
                 k = self.cfg.kid
-                mean, std = kernel_inception_distance(r.features, f.features, subsets=int(k.subsets),
-                                                      subset_size=int(k.subset_size), degree=int(k.degree),
-                                                      coef=float(k.coef), seed=int(self.cfg.seed))
+                mean, std = kernel_inception_distance(
+                    r.features,
+                    f.features,
+                    subsets=int(k.subsets),
+                    subset_size=int(k.subset_size),
+                    degree=int(k.degree),
+                    coef=float(k.coef),
+                    seed=int(self.cfg.seed),
+                )
                 out[name("kid", s)] = mean
                 out[name("kid", s, extra="_std")] = std
             elif metric == "pr":
@@ -264,4 +295,3 @@ def generator_metrics(
     """FID/KID/precision-recall/FD-DINO of `sample_fn`'s images against `real_loader` (see module doc)."""
     suite = MetricSuite(cfg_metrics, device=device)
     return suite.evaluate(sample_fn, real_loader, num_samples=num_samples, cache_key=cache_key).values
-

@@ -70,7 +70,9 @@ def evaluate_generator(
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     resolution = int(cfg.dataset.resolution)
     if int(G.img_resolution) != resolution:
-        raise ValueError(f"the generator makes {G.img_resolution}² images but dataset.resolution={resolution}")
+        raise ValueError(
+            f"the generator makes {G.img_resolution}² images but dataset.resolution={resolution}"
+        )
     G = G.to(device).eval()
     psi = float(m.truncation_psi)
     gen = torch.Generator().manual_seed(derive_seed(int(cfg.seed), "evaluate"))
@@ -91,11 +93,20 @@ def evaluate_generator(
     standin = any(e.is_standin for e in suite.extractors.values())
     out_dir = Path(out_dir)
     report_path = out_dir / ("report_standin.json" if standin else "report.json")
-    write_json(report_path, {
-        "metrics": report.values, "num_samples": report.num_samples, "num_real": report.num_real,
-        "extractors": report.extractors, "standin": standin, "truncation_psi": psi, "seconds": report.seconds,
-        "metrics_config": OmegaConf.to_container(m, resolve=True), **(extra or {}),
-    })
+    write_json(
+        report_path,
+        {
+            "metrics": report.values,
+            "num_samples": report.num_samples,
+            "num_real": report.num_real,
+            "extractors": report.extractors,
+            "standin": standin,
+            "truncation_psi": psi,
+            "seconds": report.seconds,
+            "metrics_config": OmegaConf.to_container(m, resolve=True),
+            **(extra or {}),
+        },
+    )
     samples = torch.cat(grid)[:GRID_SAMPLES]
     save_png(image_grid(samples), out_dir / "samples.png")
     return {"report": str(report_path), "metrics": report.values, "standin": standin}
@@ -110,8 +121,14 @@ def run_evaluate(ctx: StageContext) -> dict[str, Any]:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     G = load_generator(ckpt, which="G_ema", map_location=device)
     log.info("evaluate: %s against %s (%d samples)", ckpt, manifest, int(ctx.cfg.metrics.num_samples))
-    out = evaluate_generator(G, manifest, ctx.cfg, ctx.stage_dir, device=device,
-                             extra={"checkpoint": ctx.relative(ckpt), "manifest": ctx.relative(manifest)})
+    out = evaluate_generator(
+        G,
+        manifest,
+        ctx.cfg,
+        ctx.stage_dir,
+        device=device,
+        extra={"checkpoint": ctx.relative(ckpt), "manifest": ctx.relative(manifest)},
+    )
     out["report"] = ctx.relative(out["report"])
     out["samples"] = ctx.relative(ctx.stage_dir / "samples.png")
     return out

@@ -53,8 +53,11 @@ def state_fingerprint(module: nn.Module) -> str:
         h.update(key.encode())
         h.update(str(tuple(value.shape)).encode())
         h.update(str(value.dtype).encode())
-        h.update(value.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()
-                 if value.numel() else b"")
+        h.update(
+            value.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()
+            if value.numel()
+            else b""
+        )
     return h.hexdigest()
 
 
@@ -70,21 +73,27 @@ class StandinExtractor(FeatureExtractor):
     def __init__(self, num_features: int = 64, input_size: int = 32, seed: int = 0):
         super().__init__()
         if num_features < 1 or input_size < 8:
-            raise ValueError(f"StandinExtractor: num_features ≥ 1 and input_size ≥ 8 required, "
-                             f"got {num_features}, {input_size}")
+            raise ValueError(
+                f"StandinExtractor: num_features ≥ 1 and input_size ≥ 8 required, "
+                f"got {num_features}, {input_size}"
+            )
         self.num_features = int(num_features)
         self.input_size = int(input_size)
         self.seed = int(seed)
         with torch.random.fork_rng(devices=[]):  # seeded init without touching the global stream
             torch.manual_seed(self.seed)
             self.net = nn.Sequential(
-                nn.Conv2d(3, 16, 3, stride=2, padding=1), nn.LeakyReLU(0.2),
-                nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.LeakyReLU(0.2),
+                nn.Conv2d(3, 16, 3, stride=2, padding=1),
+                nn.LeakyReLU(0.2),
+                nn.Conv2d(16, 32, 3, stride=2, padding=1),
+                nn.LeakyReLU(0.2),
                 nn.Conv2d(32, self.num_features, 3, stride=1, padding=1),
             )
         self.freeze()
         standin_warning(f"metric feature extractor {self.name} (seed {self.seed})")
-        self._identity = f"{self.name}(d={self.num_features},in={self.input_size},sha={state_fingerprint(self)[:16]})"
+        self._identity = (
+            f"{self.name}(d={self.num_features},in={self.input_size},sha={state_fingerprint(self)[:16]})"
+        )
 
     @property
     def identity(self) -> str:
@@ -92,6 +101,7 @@ class StandinExtractor(FeatureExtractor):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         x = uint8_to_unit(images) * 2 - 1
-        x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear",
-                          align_corners=False, antialias=True)
+        x = F.interpolate(
+            x, size=(self.input_size, self.input_size), mode="bilinear", align_corners=False, antialias=True
+        )
         return self.net(x).mean(dim=(2, 3))

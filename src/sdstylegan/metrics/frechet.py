@@ -36,8 +36,10 @@ def frechet_distance(
     sigma1, sigma2 = sigma1.to(torch.float64), sigma2.to(torch.float64)
     d = mu1.numel()
     if mu2.numel() != d or sigma1.shape != (d, d) or sigma2.shape != (d, d):
-        raise ValueError(f"frechet_distance: shapes do not match: mu {tuple(mu1.shape)}/{tuple(mu2.shape)}, "
-                         f"sigma {tuple(sigma1.shape)}/{tuple(sigma2.shape)}")
+        raise ValueError(
+            f"frechet_distance: shapes do not match: mu {tuple(mu1.shape)}/{tuple(mu2.shape)}, "
+            f"sigma {tuple(sigma1.shape)}/{tuple(sigma2.shape)}"
+        )
     if eps > 0:
         eye = torch.eye(d, dtype=torch.float64, device=sigma1.device)
         sigma1, sigma2 = sigma1 + eps * eye, sigma2 + eps * eye
@@ -52,8 +54,14 @@ def frechet_distance(
 def regularisation_for(n1: int, n2: int, dim: int, eps: float, what: str) -> float:
     """`eps` (with a warning) when either covariance comes from ≤ dim samples, else 0."""
     if min(n1, n2) <= dim:
-        log.warning("%s: covariance from %d / %d samples in %d dimensions is singular; the distance is "
-                    "biased and noisy — adding %g·I to both covariances. Use more samples than dimensions.",
-                    what, n1, n2, dim, eps)
+        log.warning(
+            "%s: covariance from %d / %d samples in %d dimensions is singular; the distance is "
+            "biased and noisy — adding %g·I to both covariances. Use more samples than dimensions.",
+            what,
+            n1,
+            n2,
+            dim,
+            eps,
+        )
         return eps
     return 0.0

@@ -41,9 +41,12 @@ def check_batch(images: torch.Tensor, what: str = "images") -> torch.Tensor:
         if lo < -FLOAT_LIMIT or hi > FLOAT_LIMIT:
             raise ImageFormatError(
                 f"{what}: float images must be in [-1, 1] (got min {lo:.3g}, max {hi:.3g}); "
-                f"pass [0, 255] images as torch.uint8, or rescale with x / 127.5 - 1")
+                f"pass [0, 255] images as torch.uint8, or rescale with x / 127.5 - 1"
+            )
     else:
-        raise ImageFormatError(f"{what}: dtype {images.dtype} is not supported; use uint8 [0, 255] or float [-1, 1]")
+        raise ImageFormatError(
+            f"{what}: dtype {images.dtype} is not supported; use uint8 [0, 255] or float [-1, 1]"
+        )
     if images.shape[1] == 1:
         images = images.expand(-1, 3, -1, -1)
     return images

@@ -27,8 +27,10 @@ from sdstylegan.utils.weights import WeightsNotFoundError, load_state_dict, stan
 
 log = get_logger(__name__)
 
-INCEPTION_URL = ("https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"
-                 "weights-inception-2015-12-05-6726825d.pth")
+INCEPTION_URL = (
+    "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"
+    "weights-inception-2015-12-05-6726825d.pth"
+)
 CONFIG_KEY = "metrics.inception.weights"
 HINT = f"The FID Inception weights are {INCEPTION_URL} (≈ 92 MB)."
 
@@ -72,11 +74,17 @@ def _no_train_inception(weights_file: Path, config_key: str):
     except ImportError as e:  # pragma: no cover - torchmetrics is a core dependency
         raise ModuleNotFoundError(f"torchmetrics is needed for the FID Inception: {e}") from e
     if not _TORCH_FIDELITY_AVAILABLE:
-        raise ModuleNotFoundError("the standard FID Inception needs torch-fidelity: pip install torch-fidelity "
-                                  "(or torchmetrics[image]); for tests/demo set metrics.inception.pretrained=false")
+        raise ModuleNotFoundError(
+            "the standard FID Inception needs torch-fidelity: pip install torch-fidelity "
+            "(or torchmetrics[image]); for tests/demo set metrics.inception.pretrained=false"
+        )
     try:
-        return NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048"],
-                                  feature_extractor_weights_path=str(weights_file), antialias=False)
+        return NoTrainInceptionV3(
+            name="inception-v3-compat",
+            features_list=["2048"],
+            feature_extractor_weights_path=str(weights_file),
+            antialias=False,
+        )
     except RuntimeError as e:  # strict load_state_dict: keys/shapes of another network
         raise ValueError(f"{config_key}={weights_file}: not the FID Inception's weights ({e})") from e
 
@@ -87,7 +95,9 @@ class InceptionExtractor(FeatureExtractor):
     name = "inception"
     num_features = 2048
 
-    def __init__(self, weights_file: str | os.PathLike, *, is_standin: bool = False, config_key: str = CONFIG_KEY):
+    def __init__(
+        self, weights_file: str | os.PathLike, *, is_standin: bool = False, config_key: str = CONFIG_KEY
+    ):
         super().__init__()
         weights_file = Path(weights_file)
         # weights_only load first: refuses a pickle that is not a plain state dict before
@@ -115,7 +125,9 @@ def random_inception(seed: int = 0) -> InceptionExtractor:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         # torchvision's Inception3 has the same parameter names and shapes as torch-fidelity's port.
-        net = torchvision.models.inception_v3(weights=None, aux_logits=False, init_weights=True, num_classes=1008)
+        net = torchvision.models.inception_v3(
+            weights=None, aux_logits=False, init_weights=True, num_classes=1008
+        )
         # Calibrate batch-norm statistics on one random batch so activations keep a trained-like
         # scale: with raw init they shrink into denormals, which would make timings unrealistic.
         for m in net.modules():
@@ -133,11 +145,11 @@ def random_inception(seed: int = 0) -> InceptionExtractor:
 
 
 def build_inception(
-    weights: str | None = INCEPTION_URL,   # local file or URL of the 2015-12-05 weights
-    pretrained: bool = True,               # false → a random stand-in (tests/demo), labelled _standin
-    standin: str = "small",                # stand-in kind: small (random CNN) | inception (same architecture)
-    standin_features: int = 64,            # feature size of the small stand-in
-    seed: int = 0,                         # stand-in initialisation
+    weights: str | None = INCEPTION_URL,  # local file or URL of the 2015-12-05 weights
+    pretrained: bool = True,  # false → a random stand-in (tests/demo), labelled _standin
+    standin: str = "small",  # stand-in kind: small (random CNN) | inception (same architecture)
+    standin_features: int = 64,  # feature size of the small stand-in
+    seed: int = 0,  # stand-in initialisation
 ) -> FeatureExtractor:
     """The extractor for FID/KID as configured in `metrics.inception`."""
     if pretrained:

@@ -19,11 +19,11 @@ log = get_logger(__name__)
 def kernel_inception_distance(
     real: torch.Tensor,
     fake: torch.Tensor,
-    subsets: int = 100,        # number of random subsets averaged
-    subset_size: int = 1000,   # rows per subset (lowered to the smaller set's size when needed)
-    degree: int = 3,           # polynomial kernel degree
-    coef: float = 1.0,         # polynomial kernel offset
-    seed: int = 0,             # subset sampling
+    subsets: int = 100,  # number of random subsets averaged
+    subset_size: int = 1000,  # rows per subset (lowered to the smaller set's size when needed)
+    degree: int = 3,  # polynomial kernel degree
+    coef: float = 1.0,  # polynomial kernel offset
+    seed: int = 0,  # subset sampling
 ) -> tuple[float, float]:
     """(mean, std) of the unbiased MMD² over random subsets of `real` and `fake` features (N, D)."""
     if real.ndim != 2 or fake.ndim != 2 or real.shape[1] != fake.shape[1]:
@@ -32,7 +32,9 @@ def kernel_inception_distance(
         raise ValueError(f"KID: subsets ≥ 1 and subset_size ≥ 2 required, got {subsets}, {subset_size}")
     m = min(subset_size, real.shape[0], fake.shape[0])
     if m < 2:
-        raise ValueError(f"KID needs at least 2 real and 2 generated samples, got {real.shape[0]} and {fake.shape[0]}")
+        raise ValueError(
+            f"KID needs at least 2 real and 2 generated samples, got {real.shape[0]} and {fake.shape[0]}"
+        )
     if m < subset_size:
         log.info("KID: subset size lowered from %d to %d (number of samples)", subset_size, m)
     gen = torch.Generator().manual_seed(int(seed))

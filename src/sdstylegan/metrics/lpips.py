@@ -24,21 +24,31 @@ from sdstylegan.utils.weights import load_state_dict, standin_warning
 
 @dataclass(frozen=True)
 class _NetSpec:
-    cuts: tuple[int, ...]          # torchvision `features` indices ending each tapped slice
-    channels: tuple[int, ...]      # channels at the five taps
+    cuts: tuple[int, ...]  # torchvision `features` indices ending each tapped slice
+    channels: tuple[int, ...]  # channels at the five taps
     backbone_url: str
     lin_url: str
-    min_size: int                  # smallest input side that reaches the fifth tap
+    min_size: int  # smallest input side that reaches the fifth tap
 
 
 _LIN_BASE = "https://github.com/richzhang/PerceptualSimilarity/raw/master/lpips/weights/v0.1/"
 NETS = {
     # relu1_2, relu2_2, relu3_3, relu4_3, relu5_3
-    "vgg": _NetSpec((4, 9, 16, 23, 30), (64, 128, 256, 512, 512),
-                    "https://download.pytorch.org/models/vgg16-397923af.pth", _LIN_BASE + "vgg.pth", 16),
+    "vgg": _NetSpec(
+        (4, 9, 16, 23, 30),
+        (64, 128, 256, 512, 512),
+        "https://download.pytorch.org/models/vgg16-397923af.pth",
+        _LIN_BASE + "vgg.pth",
+        16,
+    ),
     # relu1 … relu5
-    "alex": _NetSpec((2, 5, 8, 10, 12), (64, 192, 384, 256, 256),
-                     "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth", _LIN_BASE + "alex.pth", 32),
+    "alex": _NetSpec(
+        (2, 5, 8, 10, 12),
+        (64, 192, 384, 256, 256),
+        "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
+        _LIN_BASE + "alex.pth",
+        32,
+    ),
 }
 # LPIPS input normalisation (their ScalingLayer): (x − shift) / scale for x in [-1, 1].
 _SHIFT = (-0.030, -0.088, -0.188)
@@ -56,7 +66,11 @@ def _torchvision_features(net: str) -> nn.Sequential:
     import torchvision
 
     with torch.device("meta"):
-        model = torchvision.models.vgg16(weights=None) if net == "vgg" else torchvision.models.alexnet(weights=None)
+        model = (
+            torchvision.models.vgg16(weights=None)
+            if net == "vgg"
+            else torchvision.models.alexnet(weights=None)
+        )
     features = model.features.to_empty(device="cpu")
     for m in features:
         if isinstance(m, nn.ReLU):
@@ -79,11 +93,11 @@ class LPIPS(nn.Module):
 
     def __init__(
         self,
-        net: str = "vgg",                     # backbone: vgg | alex
-        pretrained: bool = True,              # false → random stand-in for tests/demo
-        weights: str | None = None,           # lin layers (file/URL); None → official v0.1 URL for `net`
+        net: str = "vgg",  # backbone: vgg | alex
+        pretrained: bool = True,  # false → random stand-in for tests/demo
+        weights: str | None = None,  # lin layers (file/URL); None → official v0.1 URL for `net`
         backbone_weights: str | None = None,  # ImageNet backbone (file/URL); None → torchvision URL
-        seed: int = 0,                        # stand-in initialisation
+        seed: int = 0,  # stand-in initialisation
     ):
         super().__init__()
         if net not in NETS:
@@ -98,20 +112,27 @@ class LPIPS(nn.Module):
             lin = [torch.rand(c) for c in spec.channels]  # stand-in: non-negative, like trained lin weights
         if pretrained:
             hint = f"LPIPS-{net} needs torchvision's ImageNet {net} and the LPIPS v0.1 lin weights."
-            state = load_state_dict(backbone_weights or spec.backbone_url, config_key="metrics.lpips.backbone_weights",
-                                    hint=hint)
-            feats = {k[len("features."):]: v for k, v in state.items() if k.startswith("features.")}
+            state = load_state_dict(
+                backbone_weights or spec.backbone_url, config_key="metrics.lpips.backbone_weights", hint=hint
+            )
+            feats = {k[len("features.") :]: v for k, v in state.items() if k.startswith("features.")}
             try:
                 features.load_state_dict(feats)
             except RuntimeError as e:
-                raise ValueError(f"metrics.lpips.backbone_weights: not a torchvision {net} checkpoint ({e})") from e
-            lin = self._read_lin(load_state_dict(weights or spec.lin_url, config_key="metrics.lpips.weights", hint=hint),
-                                 spec.channels)
+                raise ValueError(
+                    f"metrics.lpips.backbone_weights: not a torchvision {net} checkpoint ({e})"
+                ) from e
+            lin = self._read_lin(
+                load_state_dict(weights or spec.lin_url, config_key="metrics.lpips.weights", hint=hint),
+                spec.channels,
+            )
         else:
             standin_warning(f"LPIPS-{net} (seed {seed})")
         starts = (0,) + spec.cuts[:-1]
         self.slices = nn.ModuleList(nn.Sequential(*features[a:b]) for a, b in zip(starts, spec.cuts))
-        self.lin = nn.ParameterList(nn.Parameter(w.view(1, -1, 1, 1).clone(), requires_grad=False) for w in lin)
+        self.lin = nn.ParameterList(
+            nn.Parameter(w.view(1, -1, 1, 1).clone(), requires_grad=False) for w in lin
+        )
         self.register_buffer("shift", torch.tensor(_SHIFT).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("scale", torch.tensor(_SCALE).view(1, 3, 1, 1), persistent=False)
         self.requires_grad_(False)
@@ -124,8 +145,9 @@ class LPIPS(nn.Module):
         for i, c in enumerate(channels):
             w = state.get(f"lin{i}.model.1.weight", state.get(f"lin{i}.weight"))
             if w is None or w.numel() != c:
-                raise ValueError(f"metrics.lpips.weights: lin{i} must hold {c} weights "
-                                 f"(keys found: {sorted(state)[:6]})")
+                raise ValueError(
+                    f"metrics.lpips.weights: lin{i} must hold {c} weights (keys found: {sorted(state)[:6]})"
+                )
             out.append(w.reshape(c).float())
         return out
 
@@ -139,8 +161,10 @@ class LPIPS(nn.Module):
         if x.ndim != 4 or x.shape[1] not in (1, 3):
             raise ValueError(f"LPIPS expects NCHW images with 1 or 3 channels, got shape {tuple(x.shape)}")
         if min(x.shape[-2:]) < self.min_size:
-            raise ValueError(f"LPIPS-{self.net_name} needs images of at least {self.min_size}² "
-                             f"(got {x.shape[-2]}×{x.shape[-1]}); use net=vgg (≥ 16²) or upsample first")
+            raise ValueError(
+                f"LPIPS-{self.net_name} needs images of at least {self.min_size}² "
+                f"(got {x.shape[-2]}×{x.shape[-1]}); use net=vgg (≥ 16²) or upsample first"
+            )
         if x.shape[1] == 1:
             x = x.expand(-1, 3, -1, -1)
         h = (x - self.shift) / self.scale
@@ -153,7 +177,9 @@ class LPIPS(nn.Module):
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Distance between x[i] and y[i] for each i: shape (N,)."""
         if x.shape != y.shape:
-            raise ValueError(f"LPIPS: x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+            raise ValueError(
+                f"LPIPS: x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}"
+            )
         total = x.new_zeros(x.shape[0])
         for fx, fy, w in zip(self.features(x), self.features(y), self.lin):
             total = total + ((fx - fy).square() * w).sum(dim=1).mean(dim=(1, 2))

@@ -21,25 +21,31 @@ def knn_radii(features: torch.Tensor, k: int = 3, block: int = 1024) -> torch.Te
     f = features.to(torch.float32)
     radii = []
     for start in range(0, n, block):
-        d = torch.cdist(f[start:start + block], f)
+        d = torch.cdist(f[start : start + block], f)
         radii.append(d.kthvalue(k + 1, dim=1).values)  # k + 1: the smallest is the point itself
     return torch.cat(radii)
 
 
-def manifold_coverage(points: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor, block: int = 1024) -> float:
+def manifold_coverage(
+    points: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor, block: int = 1024
+) -> float:
     """Share of `points` within `radii[j]` of some `centres[j]`."""
     c = centres.to(torch.float32)
     inside = 0
     for start in range(0, points.shape[0], block):
-        d = torch.cdist(points[start:start + block].to(torch.float32), c)
+        d = torch.cdist(points[start : start + block].to(torch.float32), c)
         inside += int((d <= radii.unsqueeze(0)).any(dim=1).sum())
     return inside / points.shape[0]
 
 
-def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = 3, block: int = 1024) -> tuple[float, float]:
+def precision_recall(
+    real: torch.Tensor, fake: torch.Tensor, k: int = 3, block: int = 1024
+) -> tuple[float, float]:
     """(precision, recall) of generated features `fake` against real features `real`."""
     if real.ndim != 2 or fake.ndim != 2 or real.shape[1] != fake.shape[1]:
-        raise ValueError(f"precision/recall: feature shapes do not match: {tuple(real.shape)} vs {tuple(fake.shape)}")
+        raise ValueError(
+            f"precision/recall: feature shapes do not match: {tuple(real.shape)} vs {tuple(fake.shape)}"
+        )
     precision = manifold_coverage(fake, real, knn_radii(real, k, block), block)
     recall = manifold_coverage(real, fake, knn_radii(fake, k, block), block)
     return precision, recall

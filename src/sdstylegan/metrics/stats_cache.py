@@ -28,8 +28,13 @@ FORMAT_VERSION = 1
 
 def cache_key(dataset: str, resolution: int, extractor_identity: str, real_max: int | None) -> dict[str, Any]:
     """Everything the cached statistics depend on."""
-    return {"dataset": str(dataset), "resolution": int(resolution), "extractor": str(extractor_identity),
-            "real_max": None if real_max is None else int(real_max), "version": FORMAT_VERSION}
+    return {
+        "dataset": str(dataset),
+        "resolution": int(resolution),
+        "extractor": str(extractor_identity),
+        "real_max": None if real_max is None else int(real_max),
+        "version": FORMAT_VERSION,
+    }
 
 
 def cache_path(cache_dir: str | Path, key: dict[str, Any], label: str) -> Path:
@@ -54,13 +59,20 @@ def load_stats(path: str | Path, key: dict[str, Any]) -> FeatureStats | None:
         log.warning("real-statistics cache %s was made for %s, not %s; recomputing", path, stored, key)
         return None
     log.info("real statistics from cache %s (%d images)", path, int(data["count"]))
-    return FeatureStats(mu=data["mu"], sigma=data["sigma"], count=int(data["count"]), features=data["features"])
+    return FeatureStats(
+        mu=data["mu"], sigma=data["sigma"], count=int(data["count"]), features=data["features"]
+    )
 
 
 def save_stats(path: str | Path, key: dict[str, Any], stats: FeatureStats) -> None:
     """Write statistics and their key atomically."""
-    payload = {"key": key, "mu": stats.mu.cpu(), "sigma": stats.sigma.cpu(), "count": int(stats.count),
-               "features": stats.features.cpu()}
+    payload = {
+        "key": key,
+        "mu": stats.mu.cpu(),
+        "sigma": stats.sigma.cpu(),
+        "count": int(stats.count),
+        "features": stats.features.cpu(),
+    }
     with atomic_open(path, "wb") as f:
         torch.save(payload, f)
     log.info("real statistics cached in %s", path)

@@ -18,8 +18,11 @@ def init_arguments(local_vars: dict) -> dict:
 
     Networks keep them as `init_kwargs`, so a checkpoint can rebuild them from a plain dict (no pickled classes).
     """
-    return {k: [float(x) for x in v] if isinstance(v, (list, tuple)) else v
-            for k, v in local_vars.items() if k not in ("self", "__class__")}
+    return {
+        k: [float(x) for x in v] if isinstance(v, (list, tuple)) else v
+        for k, v in local_vars.items()
+        if k not in ("self", "__class__")
+    }
 
 
 def normalize_2nd_moment(x: torch.Tensor, dim: int = 1, eps: float = 1e-8) -> torch.Tensor:

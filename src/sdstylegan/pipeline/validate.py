@@ -402,8 +402,10 @@ def check_demo_data(cfg: DictConfig) -> list[str]:
     try:  # subject_scale and clutter: DemoStyle knows their ranges
         from sdstylegan.data.demo import DemoStyle
 
-        DemoStyle(tuple(c.get("dataset.subject_scale") or DemoStyle.subject_scale),
-                  c.get("dataset.clutter") if c.get("dataset.clutter") is not None else 1.0).check()
+        DemoStyle(
+            tuple(c.get("dataset.subject_scale") or DemoStyle.subject_scale),
+            c.get("dataset.clutter") if c.get("dataset.clutter") is not None else 1.0,
+        ).check()
     except (TypeError, ValueError) as e:
         c.lines.append(str(e))
     return c.lines

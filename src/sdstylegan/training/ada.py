@@ -20,18 +20,23 @@ class AdaController(nn.Module):
 
     def __init__(
         self,
-        target: float = 0.6,    # r_t the heuristic aims for
-        interval: int = 4,      # minibatches between adjustments
-        kimg: float = 500.0,    # thousands of images for p to move by 1
-        p_init: float = 0.0,    # starting probability
-        p_max: float = 1.0,     # upper bound on p
+        target: float = 0.6,  # r_t the heuristic aims for
+        interval: int = 4,  # minibatches between adjustments
+        kimg: float = 500.0,  # thousands of images for p to move by 1
+        p_init: float = 0.0,  # starting probability
+        p_max: float = 1.0,  # upper bound on p
     ):
         super().__init__()
         if not 0 < target < 1:
             raise ValueError(f"ada.target must lie in (0, 1), got {target}")
         if interval < 1 or kimg <= 0:
             raise ValueError(f"ada.interval must be ≥ 1 and ada.kimg > 0, got {interval}, {kimg}")
-        self.target, self.interval, self.kimg, self.p_max = float(target), int(interval), float(kimg), float(p_max)
+        self.target, self.interval, self.kimg, self.p_max = (
+            float(target),
+            int(interval),
+            float(kimg),
+            float(p_max),
+        )
         self.register_buffer("p", torch.tensor(float(p_init)))
         self.register_buffer("sign_sum", torch.zeros([], dtype=torch.float64))
         self.register_buffer("count", torch.zeros([], dtype=torch.float64))
@@ -45,8 +50,12 @@ class AdaController(nn.Module):
         all_reduce_sum: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> None:
         """Add this rank's real logits; `all_reduce_sum` sums [sign sum, count] over DDP ranks."""
-        stats = torch.stack([real_logits.detach().float().sign().sum(), torch.tensor(
-            float(real_logits.numel()), device=real_logits.device)]).to(torch.float64)
+        stats = torch.stack(
+            [
+                real_logits.detach().float().sign().sum(),
+                torch.tensor(float(real_logits.numel()), device=real_logits.device),
+            ]
+        ).to(torch.float64)
         if all_reduce_sum is not None:
             stats = all_reduce_sum(stats)
         self.sign_sum += stats[0].to(self.sign_sum.device)

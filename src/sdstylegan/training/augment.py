@@ -85,35 +85,41 @@ class AugmentPipe(nn.Module):
 
     def __init__(
         self,
-        xflip: float = 0,            # probability multiplier for x-flip
-        rotate90: float = 0,         # … for rotations by a multiple of 90°
-        xint: float = 0,             # … for integer translation
-        scale: float = 0,            # … for isotropic scaling
-        rotate: float = 0,           # … for arbitrary rotation
-        aniso: float = 0,            # … for anisotropic scaling
-        brightness: float = 0,       # … for brightness
-        contrast: float = 0,         # … for contrast
-        lumaflip: float = 0,         # … for luma flip
-        hue: float = 0,              # … for hue rotation
-        saturation: float = 0,       # … for saturation
-        xint_max: float = 0.125,     # largest shift, as a fraction of the image size
-        scale_std: float = 0.2,      # log2 standard deviation of isotropic scaling
-        rotate_max: float = 1.0,     # largest rotation, as a fraction of a half turn
-        aniso_std: float = 0.2,      # log2 standard deviation of anisotropic scaling
-        brightness_std: float = 0.2, # standard deviation of the brightness offset
-        contrast_std: float = 0.5,   # log2 standard deviation of contrast scaling
-        hue_max: float = 1.0,        # largest hue rotation, as a fraction of a half turn
-        saturation_std: float = 1.0, # log2 standard deviation of saturation scaling
+        xflip: float = 0,  # probability multiplier for x-flip
+        rotate90: float = 0,  # … for rotations by a multiple of 90°
+        xint: float = 0,  # … for integer translation
+        scale: float = 0,  # … for isotropic scaling
+        rotate: float = 0,  # … for arbitrary rotation
+        aniso: float = 0,  # … for anisotropic scaling
+        brightness: float = 0,  # … for brightness
+        contrast: float = 0,  # … for contrast
+        lumaflip: float = 0,  # … for luma flip
+        hue: float = 0,  # … for hue rotation
+        saturation: float = 0,  # … for saturation
+        xint_max: float = 0.125,  # largest shift, as a fraction of the image size
+        scale_std: float = 0.2,  # log2 standard deviation of isotropic scaling
+        rotate_max: float = 1.0,  # largest rotation, as a fraction of a half turn
+        aniso_std: float = 0.2,  # log2 standard deviation of anisotropic scaling
+        brightness_std: float = 0.2,  # standard deviation of the brightness offset
+        contrast_std: float = 0.5,  # log2 standard deviation of contrast scaling
+        hue_max: float = 1.0,  # largest hue rotation, as a fraction of a half turn
+        saturation_std: float = 1.0,  # log2 standard deviation of saturation scaling
     ):
         super().__init__()
         self.register_buffer("p", torch.zeros([]))
         self.geom = dict(xflip=xflip, rotate90=rotate90, xint=xint, scale=scale, rotate=rotate, aniso=aniso)
-        self.color = dict(brightness=brightness, contrast=contrast, lumaflip=lumaflip, hue=hue,
-                          saturation=saturation)
+        self.color = dict(
+            brightness=brightness, contrast=contrast, lumaflip=lumaflip, hue=hue, saturation=saturation
+        )
         for name, value in {**self.geom, **self.color}.items():
             if value < 0:
                 raise ValueError(f"augment strength {name} must be ≥ 0, got {value}")
-        self.xint_max, self.scale_std, self.rotate_max, self.aniso_std = xint_max, scale_std, rotate_max, aniso_std
+        self.xint_max, self.scale_std, self.rotate_max, self.aniso_std = (
+            xint_max,
+            scale_std,
+            rotate_max,
+            aniso_std,
+        )
         self.brightness_std, self.contrast_std = brightness_std, contrast_std
         self.hue_max, self.saturation_std = hue_max, saturation_std
         # Luma axis in RGB (unit vector along grey): lumaflip/hue/saturation act relative to it.
@@ -167,16 +173,25 @@ class AugmentPipe(nn.Module):
             b = torch.randn(n, device=device) * self.brightness_std * self._mask(s["brightness"], n, device)
             c = translate3d(b) @ c
         if s["contrast"] > 0:
-            k = torch.exp2(torch.randn(n, device=device) * self.contrast_std * self._mask(s["contrast"], n, device))
+            k = torch.exp2(
+                torch.randn(n, device=device) * self.contrast_std * self._mask(s["contrast"], n, device)
+            )
             c = scale3d(k) @ c
         if s["lumaflip"] > 0:  # Householder reflection of the luma component: I − 2·v·vᵀ
             i = self._mask(s["lumaflip"], n, device)
             c = (_eye(4, n, device) - 2 * vv.unsqueeze(0) * i[:, None, None]) @ c
         if s["hue"] > 0:  # rotation about the luma axis
-            theta = (torch.rand(n, device=device) * 2 - 1) * math.pi * self.hue_max * self._mask(s["hue"], n, device)
+            theta = (
+                (torch.rand(n, device=device) * 2 - 1)
+                * math.pi
+                * self.hue_max
+                * self._mask(s["hue"], n, device)
+            )
             c = rotate3d(v, theta) @ c
         if s["saturation"] > 0:  # scale the chroma (component orthogonal to luma)
-            k = torch.exp2(torch.randn(n, device=device) * self.saturation_std * self._mask(s["saturation"], n, device))
+            k = torch.exp2(
+                torch.randn(n, device=device) * self.saturation_std * self._mask(s["saturation"], n, device)
+            )
             eye = _eye(4, n, device)
             c = (vv.unsqueeze(0) + (eye - vv.unsqueeze(0)) * k[:, None, None]) @ c
             c[:, 3, 3] = 1

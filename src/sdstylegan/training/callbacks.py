@@ -86,7 +86,9 @@ class KimgCheckpoint(Checkpoint):
 class SampleGrid(pl.Callback):
     """G_ema samples from fixed seeds, untruncated and truncated, at start and every `every_kimg`."""
 
-    def __init__(self, every_kimg: float = 50, num: int = 32, psis: tuple[float, ...] = (1.0, 0.7), seed: int = 0):
+    def __init__(
+        self, every_kimg: float = 50, num: int = 32, psis: tuple[float, ...] = (1.0, 0.7), seed: int = 0
+    ):
         self.every_kimg, self.num, self.psis, self.seed = every_kimg, int(num), tuple(psis), int(seed)
         self.written: list[str] = []
 
@@ -124,8 +126,14 @@ class GeneratorMetrics(pl.Callback):
     (that is the metrics module's job). `every_kimg: null` switches it off.
     """
 
-    def __init__(self, every_kimg: float | None = 50, num_samples: int | None = None,
-                 metrics: dict[str, Any] | None = None, batch: int = 32, seed: int = 123):
+    def __init__(
+        self,
+        every_kimg: float | None = 50,
+        num_samples: int | None = None,
+        metrics: dict[str, Any] | None = None,
+        batch: int = 32,
+        seed: int = 123,
+    ):
         self.every_kimg, self.num_samples = every_kimg, num_samples
         self.cfg = metrics if OmegaConf.is_config(metrics) else OmegaConf.create(metrics or {})
         self.batch, self.seed = int(batch), int(seed)
@@ -138,15 +146,18 @@ class GeneratorMetrics(pl.Callback):
         try:
             from sdstylegan.metrics.evaluate import MetricSuite
         except ImportError as e:
-            raise RuntimeError(f"training.callbacks.metrics.every_kimg={self.every_kimg} needs "
-                               f"sdstylegan.metrics.evaluate ({e}); {off}") from e
+            raise RuntimeError(
+                f"training.callbacks.metrics.every_kimg={self.every_kimg} needs "
+                f"sdstylegan.metrics.evaluate ({e}); {off}"
+            ) from e
         try:
             MetricSuite(self.cfg, device="cpu")
         except Exception as e:
             raise RuntimeError(
                 f"FID during training (every {self.every_kimg} kimg) cannot build its feature extractors: {e}\n"
                 f"Configure the weights (metrics.inception.weights=/path/to/file), use metrics=standin for "
-                f"labelled stand-in numbers, or {off}") from e
+                f"labelled stand-in numbers, or {off}"
+            ) from e
 
     def real_loader(self, trainer: pl.Trainer) -> DataLoader:
         """This rank's share of the real images (every usable image once over all ranks)."""
@@ -170,8 +181,14 @@ class GeneratorMetrics(pl.Callback):
         data = trainer.datamodule
         manifest = str(getattr(getattr(data, "inner", data), "manifest_path", ""))
         key = hashlib.sha256(f"{manifest}|{module.resolution}".encode()).hexdigest()[:16]
-        return generator_metrics(sample_fn, self.real_loader(trainer), self.cfg, num_samples=self.num_samples,
-                                 cache_key=f"train-{key}", device=module.device)
+        return generator_metrics(
+            sample_fn,
+            self.real_loader(trainer),
+            self.cfg,
+            num_samples=self.num_samples,
+            cache_key=f"train-{key}",
+            device=module.device,
+        )
 
     def on_train_batch_end(self, trainer: pl.Trainer, module: pl.LightningModule, *args: Any) -> None:
         if not (crossed(self.every_kimg, module) or (self.every_kimg and trainer.should_stop)):
@@ -183,7 +200,9 @@ class GeneratorMetrics(pl.Callback):
         if trainer.global_rank == 0:
             for logger in trainer.loggers:
                 logger.log_metrics(result, step=trainer.global_step)
-            append_line(Path(trainer.default_root_dir) / "metrics.jsonl", json.dumps({"kimg": module.kimg, **result}))
+            append_line(
+                Path(trainer.default_root_dir) / "metrics.jsonl", json.dumps({"kimg": module.kimg, **result})
+            )
             log.info("kimg %.3f: %s", module.kimg, ", ".join(f"{k}={v:.4f}" for k, v in result.items()))
 
 

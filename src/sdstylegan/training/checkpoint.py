@@ -47,8 +47,10 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu", mmap: bo
     try:
         return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except Exception as e:
-        raise CorruptCheckpointError(f"checkpoint {path} is unreadable ({type(e).__name__}: {e}); "
-                                     f"delete it to start over, or point at another checkpoint") from e
+        raise CorruptCheckpointError(
+            f"checkpoint {path} is unreadable ({type(e).__name__}: {e}); "
+            f"delete it to start over, or point at another checkpoint"
+        ) from e
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -58,7 +60,9 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         with atomic_open(path, "wb") as f:
             torch.save(checkpoint, f)
 
-    def load_checkpoint(self, path: Any, map_location: Any = None, weights_only: bool | None = None) -> dict[str, Any]:
+    def load_checkpoint(
+        self, path: Any, map_location: Any = None, weights_only: bool | None = None
+    ) -> dict[str, Any]:
         return load_checkpoint(path, map_location=map_location if map_location is not None else "cpu")
 
 
@@ -84,16 +88,22 @@ def load_network(path: str | os.PathLike, which: str = "G_ema", map_location: An
     ckpt = load_checkpoint(path, map_location=map_location)
     meta = checkpoint_meta(ckpt)
     prefix = which + "."
-    state = {k[len(prefix):]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
+    state = {k[len(prefix) :]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
     if not state:
-        raise ValueError(f"checkpoint {path} holds no {which} weights"
-                         + (" (trained without the encoder)" if which == "E" else ""))
+        raise ValueError(
+            f"checkpoint {path} holds no {which} weights"
+            + (" (trained without the encoder)" if which == "E" else "")
+        )
     node = _CONFIG_NODE[which]
     model = meta.get("model") if isinstance(meta, dict) else None
     if not isinstance(model, dict) or node not in model:
-        raise CorruptCheckpointError(f"checkpoint {path} has no model config for {which} (sdstylegan.model.{node})")
+        raise CorruptCheckpointError(
+            f"checkpoint {path} has no model config for {which} (sdstylegan.model.{node})"
+        )
     # The checkpoint is data: only this project's network constructors may be called (never Hydra's instantiate).
-    net = build_trusted(model[node], NETWORK_TARGETS, origin=f"checkpoint {path}", where=f"sdstylegan.model.{node}")
+    net = build_trusted(
+        model[node], NETWORK_TARGETS, origin=f"checkpoint {path}", where=f"sdstylegan.model.{node}"
+    )
     net.load_state_dict(state)
     return net.to(map_location).eval().requires_grad_(False)
 
@@ -109,7 +119,9 @@ def _load_nvlabs_network(path: str | os.PathLike, which: str) -> torch.nn.Module
     return net
 
 
-def load_generator(path: str | os.PathLike, which: str = "G_ema", map_location: Any = "cpu") -> torch.nn.Module:
+def load_generator(
+    path: str | os.PathLike, which: str = "G_ema", map_location: Any = "cpu"
+) -> torch.nn.Module:
     """The generator (`G_ema` by default, or `G`) of a training checkpoint, ready for sampling."""
     if which not in ("G_ema", "G"):
         raise ValueError(f"load_generator: which must be 'G_ema' or 'G', got {which!r}")
@@ -159,7 +171,11 @@ def find_checkpoint(target: str | Path) -> Source:
     """A checkpoint file as given, or the latest training checkpoint of a run directory."""
     target = Path(target)
     if target.is_file():
-        run = target.parents[2] if len(target.parents) > 2 and (target.parents[2] / "config.yaml").is_file() else None
+        run = (
+            target.parents[2]
+            if len(target.parents) > 2 and (target.parents[2] / "config.yaml").is_file()
+            else None
+        )
         return Source(target, run)
     if not target.is_dir():
         raise FileNotFoundError(f"{target}: neither a checkpoint file nor a run directory")
@@ -171,5 +187,7 @@ def find_checkpoint(target: str | Path) -> Source:
         last = target / stage / "checkpoints" / "last.ckpt"
         if last.is_file():
             return Source(last, target)
-    raise FileNotFoundError(f"{target}: no finished {' or '.join(TRAINING_STAGES)} stage and no checkpoints/last.ckpt "
-                            f"in it; train first (python train.py ...) or pass a checkpoint file")
+    raise FileNotFoundError(
+        f"{target}: no finished {' or '.join(TRAINING_STAGES)} stage and no checkpoints/last.ckpt "
+        f"in it; train first (python train.py ...) or pass a checkpoint file"
+    )

@@ -27,7 +27,13 @@ class InfiniteSampler(Sampler[int]):
             raise ValueError("InfiniteSampler needs a non-empty dataset")
         if not 0 <= rank < world_size:
             raise ValueError(f"rank {rank} outside world size {world_size}")
-        self.size, self.seed, self.rank, self.world_size, self.start = size, int(seed), rank, world_size, int(start)
+        self.size, self.seed, self.rank, self.world_size, self.start = (
+            size,
+            int(seed),
+            rank,
+            world_size,
+            int(start),
+        )
 
     def permutation(self, epoch: int) -> torch.Tensor:
         g = torch.Generator().manual_seed(derive_seed(self.seed, "train-data", str(epoch)))
@@ -66,8 +72,10 @@ class TrainingDataModule(pl.LightningDataModule):
         n = len(self.inner.dataset)
         need = max(self.min_images or 0, self.inner.batch_size)
         if n < need:
-            raise ValueError(f"dataset {self.inner.manifest_path} has {n} images (xflip={self.inner.xflip}); "
-                             f"training needs at least one batch of {need}")
+            raise ValueError(
+                f"dataset {self.inner.manifest_path} has {n} images (xflip={self.inner.xflip}); "
+                f"training needs at least one batch of {need}"
+            )
 
     def _rank_world(self) -> tuple[int, int]:
         t = self.trainer
@@ -77,14 +85,23 @@ class TrainingDataModule(pl.LightningDataModule):
         self.setup()
         rank, world = self._rank_world()
         inner = self.inner
-        sampler = InfiniteSampler(len(inner.dataset), self.seed, rank, world,
-                                  start=self.start_minibatch * inner.batch_size)
+        sampler = InfiniteSampler(
+            len(inner.dataset), self.seed, rank, world, start=self.start_minibatch * inner.batch_size
+        )
         # Own generator: creating the iterator must not draw from the global RNG (resume would diverge).
-        generator = torch.Generator().manual_seed(derive_seed(self.seed, "loader", str(self.start_minibatch), str(rank)))
-        return DataLoader(inner.dataset, batch_size=inner.batch_size, sampler=sampler, drop_last=True,
-                          generator=generator,
-                          num_workers=inner.num_workers, pin_memory=inner.pin_memory and torch.cuda.is_available(),
-                          persistent_workers=inner.persistent_workers and inner.num_workers > 0)
+        generator = torch.Generator().manual_seed(
+            derive_seed(self.seed, "loader", str(self.start_minibatch), str(rank))
+        )
+        return DataLoader(
+            inner.dataset,
+            batch_size=inner.batch_size,
+            sampler=sampler,
+            drop_last=True,
+            generator=generator,
+            num_workers=inner.num_workers,
+            pin_memory=inner.pin_memory and torch.cuda.is_available(),
+            persistent_workers=inner.persistent_workers and inner.num_workers > 0,
+        )
 
     def predict_dataloader(self) -> DataLoader:
         """Every usable real image once (for FID's real statistics)."""

@@ -30,16 +30,16 @@ ReduceMean = Callable[[torch.Tensor], torch.Tensor]  # mean of a tensor over DDP
 class LossConfig:
     """Hyperparameters of the phases (StyleGAN2-ADA defaults)."""
 
-    r1_gamma: float = 10.0         # R1 weight γ (use `auto_r1_gamma` for the `auto` preset)
-    r1_interval: int = 16          # minibatches between Dreg phases (lazy R1); 0 = no R1
-    pl_weight: float = 2.0         # path-length weight; 0 = no Greg phase
-    pl_interval: int = 4           # minibatches between Greg phases
-    pl_batch_shrink: int = 2       # Greg uses batch // shrink images
-    pl_decay: float = 0.01         # decay of the running path-length mean
-    style_mixing: float = 0.9      # probability of mixing two latents in a generated image
-    lambda_w: float = 0.1          # SDIP ‖w − E(G(w))‖₁ weight
-    lambda_l1: float = 0.1         # SDIP L1(x, G(E(x))) weight
-    lambda_lpips: float = 0.1      # SDIP LPIPS(x, G(E(x))) weight
+    r1_gamma: float = 10.0  # R1 weight γ (use `auto_r1_gamma` for the `auto` preset)
+    r1_interval: int = 16  # minibatches between Dreg phases (lazy R1); 0 = no R1
+    pl_weight: float = 2.0  # path-length weight; 0 = no Greg phase
+    pl_interval: int = 4  # minibatches between Greg phases
+    pl_batch_shrink: int = 2  # Greg uses batch // shrink images
+    pl_decay: float = 0.01  # decay of the running path-length mean
+    style_mixing: float = 0.9  # probability of mixing two latents in a generated image
+    lambda_w: float = 0.1  # SDIP ‖w − E(G(w))‖₁ weight
+    lambda_l1: float = 0.1  # SDIP L1(x, G(E(x))) weight
+    lambda_lpips: float = 0.1  # SDIP LPIPS(x, G(E(x))) weight
 
     def __post_init__(self) -> None:
         for name in ("r1_interval", "pl_interval"):
@@ -96,14 +96,19 @@ class StyleGAN2Loss(nn.Module):
         with torch.autocast(device_type=z.device.type, enabled=False):
             return G.mapping(z.float(), update_emas=update_emas)
 
-    def generate(self, G: nn.Module, z: torch.Tensor, update_emas: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    def generate(
+        self, G: nn.Module, z: torch.Tensor, update_emas: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Images and their ws; with probability `style_mixing` the ws after a random cut come from another z."""
         ws = self.mapping(G, z, update_emas=update_emas)
         if self.cfg.style_mixing > 0 and ws.shape[1] > 1:
             n = ws.shape[0]
             cutoff = torch.randint(1, ws.shape[1], (n,), device=ws.device)
-            cutoff = torch.where(torch.rand(n, device=ws.device) < self.cfg.style_mixing, cutoff,
-                                 torch.full_like(cutoff, ws.shape[1]))
+            cutoff = torch.where(
+                torch.rand(n, device=ws.device) < self.cfg.style_mixing,
+                cutoff,
+                torch.full_like(cutoff, ws.shape[1]),
+            )
             ws2 = self.mapping(G, torch.randn_like(z))
             layer = torch.arange(ws.shape[1], device=ws.device)[None, :]
             ws = torch.where((layer >= cutoff[:, None])[:, :, None], ws2, ws)
@@ -117,12 +122,16 @@ class StyleGAN2Loss(nn.Module):
         return D(img)
 
     # ------------------------------------------------------------------ phases
-    def g_main(self, G: nn.Module, D: nn.Module, z: torch.Tensor, augment: nn.Module | None) -> dict[str, torch.Tensor]:
+    def g_main(
+        self, G: nn.Module, D: nn.Module, z: torch.Tensor, augment: nn.Module | None
+    ) -> dict[str, torch.Tensor]:
         img, _ = self.generate(G, z)
         logits = self.discriminate(D, img, augment)
         return {"loss": F.softplus(-logits).mean(), "fake_score": logits.detach().mean()}
 
-    def g_reg(self, G: nn.Module, z: torch.Tensor, reduce_mean: ReduceMean | None = None) -> dict[str, torch.Tensor]:
+    def g_reg(
+        self, G: nn.Module, z: torch.Tensor, reduce_mean: ReduceMean | None = None
+    ) -> dict[str, torch.Tensor]:
         """Path length: E‖Jᵀy‖ for y ~ N(0, I)/√(HW), pulled toward its running mean (float32, no autocast)."""
         cfg = self.cfg
         n = max(z.shape[0] // cfg.pl_batch_shrink, 1)
@@ -142,15 +151,20 @@ class StyleGAN2Loss(nn.Module):
             loss = (penalty * cfg.pl_weight).mean() * cfg.pl_interval + (img[:, 0, 0, 0] * 0).sum()
         return {"loss": loss, "pl_penalty": penalty.detach().mean(), "pl_mean": self.pl_mean.detach().clone()}
 
-    def d_main(self, G: nn.Module, D: nn.Module, z: torch.Tensor, real: torch.Tensor,
-               augment: nn.Module | None) -> dict[str, torch.Tensor]:
+    def d_main(
+        self, G: nn.Module, D: nn.Module, z: torch.Tensor, real: torch.Tensor, augment: nn.Module | None
+    ) -> dict[str, torch.Tensor]:
         with torch.no_grad():
             fake, _ = self.generate(G, z, update_emas=True)
         fake_logits = self.discriminate(D, fake, augment)
         real_logits = self.discriminate(D, real, augment)
         loss = F.softplus(fake_logits).mean() + F.softplus(-real_logits).mean()
-        return {"loss": loss, "real_logits": real_logits.detach(), "real_score": real_logits.detach().mean(),
-                "fake_score": fake_logits.detach().mean()}
+        return {
+            "loss": loss,
+            "real_logits": real_logits.detach(),
+            "real_score": real_logits.detach().mean(),
+            "fake_score": fake_logits.detach().mean(),
+        }
 
     def d_reg(self, D: nn.Module, real: torch.Tensor, augment: nn.Module | None) -> dict[str, torch.Tensor]:
         """R1 on reals: γ/2 · ‖∇ₓ D(aug(x))‖², times the lazy interval (float32, no autocast)."""
@@ -163,7 +177,9 @@ class StyleGAN2Loss(nn.Module):
             loss = (penalty * (cfg.r1_gamma / 2)).mean() * cfg.r1_interval + (logits * 0).sum()
         return {"loss": loss, "r1_penalty": penalty.detach().mean()}
 
-    def encoder_terms(self, G: nn.Module, E: nn.Module, z: torch.Tensor, real: torch.Tensor) -> dict[str, torch.Tensor]:
+    def encoder_terms(
+        self, G: nn.Module, E: nn.Module, z: torch.Tensor, real: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
         """SDIP: λw‖w − E(G(w))‖₁ + Σ_{x ∈ real, fake} λL1·L1(x, G(E(x))) + λLPIPS·LPIPS(x, G(E(x)))."""
         cfg = self.cfg
         ws = self.mapping(G, z)
@@ -178,7 +194,9 @@ class StyleGAN2Loss(nn.Module):
         out = {"loss_w": loss_w.detach(), "l1": l1.detach()}
         if cfg.lambda_lpips > 0:
             if self.lpips is None:
-                raise ValueError("training.loss.lambda_lpips > 0 needs an LPIPS network (training.encoder.lpips)")
+                raise ValueError(
+                    "training.loss.lambda_lpips > 0 needs an LPIPS network (training.encoder.lpips)"
+                )
             lp = self.lpips(rec_real, real).mean() + self.lpips(rec_fake, fake).mean()
             loss = loss + cfg.lambda_lpips * lp
             out["lpips"] = lp.detach()

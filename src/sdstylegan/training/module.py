@@ -69,8 +69,16 @@ class StyleGAN2Module(pl.LightningModule):
         self.ema_rampup = ema.get("rampup", 0.05)
         ada = t.get("ada") or {}
         self.augment = instantiate(ada["pipe"]) if ada.get("enabled") else None
-        self.ada = AdaController(float(ada.get("target", 0.6)), int(ada.get("interval", 4)),
-                                 float(ada.get("kimg", 500)), float(ada.get("p_init", 0.0))) if self.augment else None
+        self.ada = (
+            AdaController(
+                float(ada.get("target", 0.6)),
+                int(ada.get("interval", 4)),
+                float(ada.get("kimg", 500)),
+                float(ada.get("p_init", 0.0)),
+            )
+            if self.augment
+            else None
+        )
         if self.augment is not None:
             self.augment.p.fill_(float(self.ada.p))
         self.register_buffer("cur_nimg", torch.zeros([], dtype=torch.long))
@@ -96,8 +104,10 @@ class StyleGAN2Module(pl.LightningModule):
             raise ValueError(f"training.batch_size={self.batch_size} is not divisible by {world} processes")
         per_rank = self.batch_size // world
         if self.batch_gpu and (per_rank % int(self.batch_gpu)):
-            raise ValueError(f"per-GPU batch {per_rank} (training.batch_size / {world} processes) is not a "
-                             f"multiple of training.batch_gpu={self.batch_gpu}")
+            raise ValueError(
+                f"per-GPU batch {per_rank} (training.batch_size / {world} processes) is not a "
+                f"multiple of training.batch_gpu={self.batch_gpu}"
+            )
 
     def on_fit_start(self) -> None:  # the frozen LPIPS is no submodule: follow the module to its device
         if self.loss.lpips is not None:
@@ -110,8 +120,9 @@ class StyleGAN2Module(pl.LightningModule):
         return self.trainer.strategy.reduce(x, reduce_op="mean") if self.trainer.world_size > 1 else x
 
     # ------------------------------------------------------------------ step
-    def _phase(self, name: str, opts: list, modules: list[torch.nn.Module], chunks: list[torch.Tensor],
-               fn) -> dict[str, torch.Tensor]:
+    def _phase(
+        self, name: str, opts: list, modules: list[torch.nn.Module], chunks: list[torch.Tensor], fn
+    ) -> dict[str, torch.Tensor]:
         """Run one phase: zero grads, accumulate `fn(real_chunk, z)` over rounds, step `opts`."""
         for m in (self.G, self.D, self.E):
             if m is not None:
@@ -127,7 +138,8 @@ class StyleGAN2Module(pl.LightningModule):
                 raise FloatingPointError(
                     f"non-finite {name} loss ({float(loss.detach())}) at kimg {self.kimg:.3f}; training stopped. "
                     f"The last good checkpoint is {self.trainer.default_root_dir}/checkpoints/last.ckpt "
-                    f"(untouched); lower the learning rate or r1_gamma, or use trainer.precision=32-true.")
+                    f"(untouched); lower the learning rate or r1_gamma, or use trainer.precision=32-true."
+                )
             self.manual_backward(loss / len(chunks))
             for k, v in out.items():
                 if v.ndim == 0:
@@ -141,8 +153,10 @@ class StyleGAN2Module(pl.LightningModule):
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> None:
         real = batch
         if real.ndim != 4 or real.shape[-1] != self.resolution or real.shape[-2] != self.resolution:
-            raise ValueError(f"batch of shape {tuple(real.shape)} does not match the generator's resolution "
-                             f"{self.resolution}: set dataset.resolution and the model preset to the same size")
+            raise ValueError(
+                f"batch of shape {tuple(real.shape)} does not match the generator's resolution "
+                f"{self.resolution}: set dataset.resolution and the model preset to the same size"
+            )
         opts = self.optimizers()
         opt_g, opt_d = opts[0], opts[1]
         opt_e = opts[2] if self.E is not None else None
@@ -157,8 +171,11 @@ class StyleGAN2Module(pl.LightningModule):
             out = self.loss.g_main(G, D, z, aug)
             if joint:
                 enc = self.loss.encoder_terms(G, E, z, x)
-                out = {**out, **{f"enc_{k}": v for k, v in enc.items() if k != "loss"},
-                       "loss": out["loss"] + enc["loss"]}
+                out = {
+                    **out,
+                    **{f"enc_{k}": v for k, v in enc.items() if k != "loss"},
+                    "loss": out["loss"] + enc["loss"],
+                }
             return out
 
         g_opts = [opt_g] + ([opt_e] if joint else [])
@@ -172,7 +189,9 @@ class StyleGAN2Module(pl.LightningModule):
             if k in s:
                 logs[f"train/{k[4:]}"] = s[k]
         if self.loss.cfg.g_reg_due(step):
-            s = self._phase("Greg", [opt_g], [G], chunks, lambda x, z: self.loss.g_reg(G, z, self._reduce_mean))
+            s = self._phase(
+                "Greg", [opt_g], [G], chunks, lambda x, z: self.loss.g_reg(G, z, self._reduce_mean)
+            )
             logs["train/pl"], logs["train/pl_mean"] = s["pl_penalty"], s["pl_mean"]
         s = self._phase("Dmain", [opt_d], [D], chunks, lambda x, z: self.loss.d_main(G, D, z, x, aug))
         logs["train/loss_d"] = s["loss"]
@@ -183,7 +202,9 @@ class StyleGAN2Module(pl.LightningModule):
             s = self._phase("Dreg", [opt_d], [D], chunks, lambda x, z: self.loss.d_reg(D, x, aug))
             logs["train/r1"] = s["r1_penalty"]
 
-        update_ema(self.G_ema, G, ema_beta(self.batch_size, int(self.cur_nimg), self.ema_kimg, self.ema_rampup))
+        update_ema(
+            self.G_ema, G, ema_beta(self.batch_size, int(self.cur_nimg), self.ema_kimg, self.ema_rampup)
+        )
         self.cur_nimg += self.batch_size
         self.minibatches += 1
         if self.ada is not None:
@@ -206,7 +227,9 @@ class StyleGAN2Module(pl.LightningModule):
         if self._speed:
             bar["train/img_per_s"], bar["train/s_per_kimg"] = self._speed, 1000 / self._speed
         bar["train/loss_g"], bar["train/loss_d"] = logs.pop("train/loss_g"), logs.pop("train/loss_d")
-        self.log_dict({k: v for k, v in bar.items() if v is not None}, prog_bar=True, on_step=True, on_epoch=False)
+        self.log_dict(
+            {k: v for k, v in bar.items() if v is not None}, prog_bar=True, on_step=True, on_epoch=False
+        )
         self.log_dict(logs, prog_bar=False, on_step=True, on_epoch=False)
 
     # ------------------------------------------------------------------ optimisers
@@ -216,10 +239,16 @@ class StyleGAN2Module(pl.LightningModule):
         eps = float(o.get("eps", 1e-8))
         auto_lr = 0.002 if self.resolution >= 1024 else 0.0025  # `auto` preset
         c = self.loss.cfg
-        g_lr, g_betas = lazy_adam(_auto(o.get("g_lr"), auto_lr), betas, c.pl_interval if c.pl_weight > 0 else 0)
-        d_lr, d_betas = lazy_adam(_auto(o.get("d_lr"), auto_lr), betas, c.r1_interval if c.r1_gamma > 0 else 0)
-        opts = [torch.optim.Adam(self.G.parameters(), lr=g_lr, betas=g_betas, eps=eps),
-                torch.optim.Adam(self.D.parameters(), lr=d_lr, betas=d_betas, eps=eps)]
+        g_lr, g_betas = lazy_adam(
+            _auto(o.get("g_lr"), auto_lr), betas, c.pl_interval if c.pl_weight > 0 else 0
+        )
+        d_lr, d_betas = lazy_adam(
+            _auto(o.get("d_lr"), auto_lr), betas, c.r1_interval if c.r1_gamma > 0 else 0
+        )
+        opts = [
+            torch.optim.Adam(self.G.parameters(), lr=g_lr, betas=g_betas, eps=eps),
+            torch.optim.Adam(self.D.parameters(), lr=d_lr, betas=d_betas, eps=eps),
+        ]
         if self.E is not None:
             e_lr = _auto((self.training_cfg.get("encoder") or {}).get("lr"), auto_lr)
             opts.append(torch.optim.Adam(self.E.parameters(), lr=e_lr, betas=betas, eps=eps))
@@ -233,27 +262,37 @@ class StyleGAN2Module(pl.LightningModule):
         if torch.cuda.is_available() and self.device.type == "cuda":
             states["cuda"] = torch.cuda.get_rng_state(self.device).unsqueeze(0)
         if self.trainer is not None and self.trainer.world_size > 1:
-            states = {k: self.all_gather(v.to(self.device)).cpu().reshape(self.trainer.world_size, -1)
-                      for k, v in states.items()}
+            states = {
+                k: self.all_gather(v.to(self.device)).cpu().reshape(self.trainer.world_size, -1)
+                for k, v in states.items()
+            }
         np_state = np.random.get_state()
-        states["numpy"] = {"key": torch.from_numpy(np_state[1].astype(np.int64)), "pos": int(np_state[2]),
-                           "has_gauss": int(np_state[3]), "cached_gaussian": float(np_state[4])}
+        states["numpy"] = {
+            "key": torch.from_numpy(np_state[1].astype(np.int64)),
+            "pos": int(np_state[2]),
+            "has_gauss": int(np_state[3]),
+            "cached_gaussian": float(np_state[4]),
+        }
         states["python"] = random.getstate()
         return states
 
     def _set_rng_state(self, states: dict[str, Any]) -> None:
         rank = self.trainer.global_rank if self.trainer is not None else 0
         if states["torch"].shape[0] <= rank:
-            log.warning("checkpoint holds RNG states for %d ranks, this is rank %d: re-seeding it instead",
-                        states["torch"].shape[0], rank)
+            log.warning(
+                "checkpoint holds RNG states for %d ranks, this is rank %d: re-seeding it instead",
+                states["torch"].shape[0],
+                rank,
+            )
             torch.manual_seed(int(self.cur_nimg) + rank)
             return
         torch.set_rng_state(states["torch"][rank].to(torch.uint8).cpu())
         if "cuda" in states and torch.cuda.is_available() and self.device.type == "cuda":
             torch.cuda.set_rng_state(states["cuda"][rank].to(torch.uint8).cpu(), self.device)
         n = states["numpy"]
-        np.random.set_state(("MT19937", n["key"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
-                             n["cached_gaussian"]))
+        np.random.set_state(
+            ("MT19937", n["key"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"])
+        )
         py = states["python"]
         random.setstate((py[0], tuple(py[1]), py[2]))
 
@@ -272,10 +311,14 @@ class StyleGAN2Module(pl.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         meta = checkpoint.get("sdstylegan")
         if meta is None:
-            raise ValueError("checkpoint was not written by sdstylegan's StyleGAN2Module (no 'sdstylegan' entry)")
+            raise ValueError(
+                "checkpoint was not written by sdstylegan's StyleGAN2Module (no 'sdstylegan' entry)"
+            )
         if meta["model"] != self.model_cfg:
-            raise ValueError("checkpoint's model config differs from the current one; resume with the same "
-                             "model preset and dataset.resolution (or start a new run)")
+            raise ValueError(
+                "checkpoint's model config differs from the current one; resume with the same "
+                "model preset and dataset.resolution (or start a new run)"
+            )
         self.wandb_run_id = meta.get("wandb_run_id")
         self._set_rng_state(meta["rng"])
         dm = self.trainer.datamodule if self.trainer is not None else None

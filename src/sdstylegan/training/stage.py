@@ -70,9 +70,17 @@ def build_trainer(cfg: DictConfig, stage_dir: Path, loggers: list[Any], **overri
     """`cfg.trainer` with what this training loop requires: kimg-based stopping, own sampler, atomic I/O."""
     callbacks = [instantiate(node) for node in (cfg.training.callbacks or {}).values() if node is not None]
     kwargs: dict[str, Any] = dict(
-        default_root_dir=str(stage_dir), callbacks=callbacks, logger=loggers or False,
-        plugins=[AtomicCheckpointIO()], enable_checkpointing=True, max_epochs=-1, max_steps=-1,
-        use_distributed_sampler=False, num_sanity_val_steps=0, limit_val_batches=0)
+        default_root_dir=str(stage_dir),
+        callbacks=callbacks,
+        logger=loggers or False,
+        plugins=[AtomicCheckpointIO()],
+        enable_checkpointing=True,
+        max_epochs=-1,
+        max_steps=-1,
+        use_distributed_sampler=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+    )
     kwargs.update(overrides)
     return instantiate(cfg.trainer, **kwargs)
 
@@ -93,11 +101,13 @@ def train_generator(ctx: StageContext, encoder: bool, manifest: Path | None = No
     if batch % world:
         raise ValueError(f"training.batch_size={batch} is not divisible by the {world} processes of this run")
     manifest = manifest or ctx.path(ctx.latest("manifest"))
-    inner = instantiate(cfg.dataset.datamodule, manifest_path=str(manifest),
-                        batch_size=batch // world)
+    inner = instantiate(cfg.dataset.datamodule, manifest_path=str(manifest), batch_size=batch // world)
     data = TrainingDataModule(inner, seed=int(cfg.seed), min_images=batch)
-    module = StyleGAN2Module(OmegaConf.to_container(cfg.model, resolve=True),
-                             OmegaConf.to_container(cfg.training, resolve=True), encoder=encoder)
+    module = StyleGAN2Module(
+        OmegaConf.to_container(cfg.model, resolve=True),
+        OmegaConf.to_container(cfg.training, resolve=True),
+        encoder=encoder,
+    )
     init = OmegaConf.select(cfg, "training.init_from")
     if init and resume_from is None:  # transfer learning: a fresh stage starts from pretrained weights
         init_from(module, init)
@@ -107,21 +117,33 @@ def train_generator(ctx: StageContext, encoder: bool, manifest: Path | None = No
     status = "failed"
     try:
         if meta is not None and meta["kimg"] >= float(cfg.training.total_kimg):
-            log.info("%s: checkpoint already at kimg %.3f ≥ training.total_kimg=%s; nothing to train",
-                     ctx.name, meta["kimg"], cfg.training.total_kimg)
+            log.info(
+                "%s: checkpoint already at kimg %.3f ≥ training.total_kimg=%s; nothing to train",
+                ctx.name,
+                meta["kimg"],
+                cfg.training.total_kimg,
+            )
             kimg = meta["kimg"]
         else:
             with warnings.catch_warnings():  # G_ema (and a frozen LPIPS) are in eval mode on purpose
                 warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
-                trainer.fit(module, datamodule=data, ckpt_path=str(resume_from) if resume_from else None,
-                            weights_only=True)
+                trainer.fit(
+                    module,
+                    datamodule=data,
+                    ckpt_path=str(resume_from) if resume_from else None,
+                    weights_only=True,
+                )
             kimg = module.kimg
         status = "success"
     finally:
         close_loggers(loggers, status)
     best = ctx.stage_dir / CHECKPOINT_DIR / BEST
-    out: dict[str, Any] = {"checkpoint": ctx.relative(last), "kimg": kimg, "encoder": encoder,
-                           "samples": ctx.relative(ctx.stage_dir / "samples")}
+    out: dict[str, Any] = {
+        "checkpoint": ctx.relative(last),
+        "kimg": kimg,
+        "encoder": encoder,
+        "samples": ctx.relative(ctx.stage_dir / "samples"),
+    }
     if best.exists():
         out["best_checkpoint"] = ctx.relative(best)
     return out
@@ -154,4 +176,6 @@ def run_train_raw(ctx: StageContext) -> dict[str, Any]:
 
 def run_train(ctx: StageContext) -> dict[str, Any]:
     """Stage `train`: G (ADA) on the current manifest; E only if `training.encoder.enabled`."""
-    return train_generator(ctx, encoder=bool(OmegaConf.select(ctx.cfg, "training.encoder.enabled", default=False)))
+    return train_generator(
+        ctx, encoder=bool(OmegaConf.select(ctx.cfg, "training.encoder.enabled", default=False))
+    )

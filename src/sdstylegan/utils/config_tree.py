@@ -9,8 +9,22 @@ from omegaconf import DictConfig, OmegaConf
 from sdstylegan.utils.io import atomic_open
 
 # Groups printed first, in pipeline order; everything else follows alphabetically.
-_ORDER = ("experiment_name", "seed", "pipeline", "paths", "dataset", "collect", "detector", "model",
-          "training", "filtering", "clustering", "metrics", "trainer", "logger")
+_ORDER = (
+    "experiment_name",
+    "seed",
+    "pipeline",
+    "paths",
+    "dataset",
+    "collect",
+    "detector",
+    "model",
+    "training",
+    "filtering",
+    "clustering",
+    "metrics",
+    "trainer",
+    "logger",
+)
 
 
 def config_tree(cfg: DictConfig, resolve: bool = True) -> str:

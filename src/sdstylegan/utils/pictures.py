@@ -26,5 +26,5 @@ def image_grid(images: torch.Tensor, cols: int | None = None) -> Image.Image:
     canvas = torch.zeros(c, rows * h, cols * w, dtype=torch.uint8)
     for i in range(n):
         r, q = divmod(i, cols)
-        canvas[:, r * h:(r + 1) * h, q * w:(q + 1) * w] = x[i]
+        canvas[:, r * h : (r + 1) * h, q * w : (q + 1) * w] = x[i]
     return Image.fromarray(canvas[0].numpy() if c == 1 else canvas.permute(1, 2, 0).numpy())

@@ -28,8 +28,10 @@ class WeightsNotFoundError(FileNotFoundError):
 
 def _offline_message(source: str, config_key: str, hint: str, cause: BaseException | None) -> str:
     why = f" ({type(cause).__name__}: {cause})" if cause else ""
-    return (f"cannot load weights '{source}' for {config_key}{why}. Set {config_key}=/path/to/file "
-            f"to a local copy, or run once on a machine with internet so it is cached. {hint}").strip()
+    return (
+        f"cannot load weights '{source}' for {config_key}{why}. Set {config_key}=/path/to/file "
+        f"to a local copy, or run once on a machine with internet so it is cached. {hint}"
+    ).strip()
 
 
 def load_state_dict(
@@ -56,13 +58,16 @@ def load_state_dict(
             with torch.serialization.safe_globals(list(safe_types)):
                 return torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:
-            raise ValueError(f"{config_key}={src}: not a readable checkpoint ({type(e).__name__}: {e})") from e
+            raise ValueError(
+                f"{config_key}={src}: not a readable checkpoint ({type(e).__name__}: {e})"
+            ) from e
     if src.startswith(("http://", "https://")):
         model_dir = str(Path(cache_dir).expanduser()) if cache_dir else None
         try:
             with torch.serialization.safe_globals(list(safe_types)):
-                return torch.hub.load_state_dict_from_url(src, model_dir=model_dir, map_location="cpu",
-                                                          weights_only=True)
+                return torch.hub.load_state_dict_from_url(
+                    src, model_dir=model_dir, map_location="cpu", weights_only=True
+                )
         except Exception as e:
             raise WeightsNotFoundError(_offline_message(src, config_key, hint, e)) from e
     if os.sep in src or src.endswith((".pt", ".pth", ".bin", ".safetensors", ".pkl")):
@@ -87,10 +92,18 @@ def create_timm_model(
         state = load_state_dict(weights_file, config_key=config_key, hint=hint)
         missing, unexpected = model.load_state_dict(state, strict=False)
         if missing:
-            raise ValueError(f"{config_key}={weights_file}: {len(missing)} weights missing for {name}, "
-                             f"e.g. {missing[:3]} — is it a checkpoint of this architecture?")
+            raise ValueError(
+                f"{config_key}={weights_file}: {len(missing)} weights missing for {name}, "
+                f"e.g. {missing[:3]} — is it a checkpoint of this architecture?"
+            )
         if unexpected:
-            log.warning("%s=%s: ignored %d unexpected keys, e.g. %s", config_key, weights_file, len(unexpected), unexpected[:3])
+            log.warning(
+                "%s=%s: ignored %d unexpected keys, e.g. %s",
+                config_key,
+                weights_file,
+                len(unexpected),
+                unexpected[:3],
+            )
         return model
     if not pretrained:
         standin_warning(f"{name} ({config_key})")
@@ -103,5 +116,9 @@ def create_timm_model(
 
 def standin_warning(what: str) -> None:
     """Log, loudly, that `what` is a randomly initialised stand-in whose outputs mean nothing."""
-    log.warning("STAND-IN: %s uses random weights; its outputs are for tests/demo only and are "
-                "labelled '%s'. Configure real weights for meaningful results.", what, STANDIN_SUFFIX)
+    log.warning(
+        "STAND-IN: %s uses random weights; its outputs are for tests/demo only and are "
+        "labelled '%s'. Configure real weights for meaningful results.",
+        what,
+        STANDIN_SUFFIX,
+    )

@@ -62,8 +62,12 @@ class ApiClient:
             attempt += 1
             delay = float(self.cfg.backoff) * 2 ** (attempt - 1)
             try:
-                r = self.session.get(url, params=params, allow_redirects=True,
-                                     timeout=(float(self.cfg.connect_timeout), float(self.cfg.read_timeout)))
+                r = self.session.get(
+                    url,
+                    params=params,
+                    allow_redirects=True,
+                    timeout=(float(self.cfg.connect_timeout), float(self.cfg.read_timeout)),
+                )
             except requests.RequestException as e:
                 if attempt > int(self.cfg.retries):
                     raise SourceError(f"{where}: {type(e).__name__} after {attempt} attempts") from None
@@ -80,7 +84,9 @@ class ApiClient:
             try:
                 return r.json()
             except ValueError:
-                raise SourceError(f"{where}: answer is not JSON (Content-Type {r.headers.get('Content-Type')!r})") from None
+                raise SourceError(
+                    f"{where}: answer is not JSON (Content-Type {r.headers.get('Content-Type')!r})"
+                ) from None
 
     def close(self) -> None:
         self.session.close()

@@ -17,9 +17,17 @@ from sdstylegan.collect.sources.api import ApiClient, SourceError, capped, check
 
 # flickr.photos.licenses.getInfo (ids are stable; the id is recorded too, so a later id is not lost).
 LICENCES = {
-    "0": "All Rights Reserved", "1": "CC BY-NC-SA 2.0", "2": "CC BY-NC 2.0", "3": "CC BY-NC-ND 2.0",
-    "4": "CC BY 2.0", "5": "CC BY-SA 2.0", "6": "CC BY-ND 2.0", "7": "No known copyright restrictions",
-    "8": "United States Government Work", "9": "CC0 1.0", "10": "Public Domain Mark 1.0",
+    "0": "All Rights Reserved",
+    "1": "CC BY-NC-SA 2.0",
+    "2": "CC BY-NC 2.0",
+    "3": "CC BY-NC-ND 2.0",
+    "4": "CC BY 2.0",
+    "5": "CC BY-SA 2.0",
+    "6": "CC BY-ND 2.0",
+    "7": "No known copyright restrictions",
+    "8": "United States Government Work",
+    "9": "CC0 1.0",
+    "10": "Public Domain Mark 1.0",
 }
 
 
@@ -31,7 +39,7 @@ class FlickrSource:
     def __init__(
         self,
         text: list[str],
-        licenses: str = "1,2,3,4,5,6,7,9,10",   # Flickr licence ids; default: openly licensed only
+        licenses: str = "1,2,3,4,5,6,7,9,10",  # Flickr licence ids; default: openly licensed only
         sizes: list[str] | tuple[str, ...] = ("url_l", "url_c", "url_o"),  # first available size wins
         sort: str = "relevance",
         max_items: int = 1000,
@@ -52,15 +60,27 @@ class FlickrSource:
     def _listing(self, api: ApiClient) -> Iterator[CollectItem]:
         key = os.environ.get(self.api_key_env, "").strip()
         if not key:
-            raise SourceError(f"flickr: set the environment variable {self.api_key_env} to a Flickr API key "
-                              "(https://www.flickr.com/services/apps/create/)")
+            raise SourceError(
+                f"flickr: set the environment variable {self.api_key_env} to a Flickr API key "
+                "(https://www.flickr.com/services/apps/create/)"
+            )
         for text in self.text:
             page, pages = 1, 1
             while page <= pages:
-                params = {"method": "flickr.photos.search", "api_key": key, "text": text,
-                          "license": self.licenses, "sort": self.sort, "content_type": 1, "media": "photos",
-                          "extras": ",".join(["license", "owner_name", *self.sizes]),
-                          "per_page": self.per_page, "page": page, "format": "json", "nojsoncallback": 1}
+                params = {
+                    "method": "flickr.photos.search",
+                    "api_key": key,
+                    "text": text,
+                    "license": self.licenses,
+                    "sort": self.sort,
+                    "content_type": 1,
+                    "media": "photos",
+                    "extras": ",".join(["license", "owner_name", *self.sizes]),
+                    "per_page": self.per_page,
+                    "page": page,
+                    "format": "json",
+                    "nojsoncallback": 1,
+                }
                 data = api.get_json(self.api_url, params)
                 if not isinstance(data, dict) or data.get("stat") != "ok":
                     code = data.get("code") if isinstance(data, dict) else None
@@ -87,6 +107,8 @@ def photo_item(p: dict[str, Any], sizes: tuple[str, ...] = ("url_l", "url_c", "u
         "author": p.get("ownername") or p.get("owner"),
         "licence": LICENCES.get(lic, f"flickr licence id {lic}") if lic else None,
         "licence_id": lic or None,
-        "page_url": f"https://www.flickr.com/photos/{p['owner']}/{p['id']}" if p.get("owner") and p.get("id") else None,
+        "page_url": f"https://www.flickr.com/photos/{p['owner']}/{p['id']}"
+        if p.get("owner") and p.get("id")
+        else None,
     }
     return CollectItem(url=url, origin="flickr", meta={k: v for k, v in meta.items() if v is not None})

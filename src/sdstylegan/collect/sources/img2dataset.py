@@ -43,8 +43,12 @@ class Img2DatasetSource:
             sidecar = _read_sidecar(img.with_suffix(".json"))
             caption = img.with_suffix(".txt")
             found = True
-            yield _item(sidecar, img.stem, {"path": str(img.resolve())},
-                        caption.read_text(encoding="utf-8", errors="replace") if caption.is_file() else None)
+            yield _item(
+                sidecar,
+                img.stem,
+                {"path": str(img.resolve())},
+                caption.read_text(encoding="utf-8", errors="replace") if caption.is_file() else None,
+            )
         if not found:
             raise FileNotFoundError(f"{self.path}: no img2dataset shards (*.tar) or image files found")
 

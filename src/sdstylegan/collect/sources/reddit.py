@@ -31,11 +31,11 @@ class RedditSource:
     def __init__(
         self,
         subreddits: list[str],
-        query: str | None = None,              # search within each subreddit instead of a plain listing
-        sort: str = "top",                     # hot | new | top | rising | controversial (search: relevance, top, new, …)
-        time_filter: str = "all",              # for top/controversial/search: hour, day, week, month, year, all
-        max_items: int = 1000,                 # images in all (a gallery counts each image)
-        max_pages: int = 10,                   # per subreddit (Reddit stops at about 1000 posts anyway)
+        query: str | None = None,  # search within each subreddit instead of a plain listing
+        sort: str = "top",  # hot | new | top | rising | controversial (search: relevance, top, new, …)
+        time_filter: str = "all",  # for top/controversial/search: hour, day, week, month, year, all
+        max_items: int = 1000,  # images in all (a gallery counts each image)
+        max_pages: int = 10,  # per subreddit (Reddit stops at about 1000 posts anyway)
         include_nsfw: bool = False,
         api_base: str = "https://www.reddit.com",
         media_base: str = "https://i.redd.it",
@@ -73,17 +73,24 @@ class RedditSource:
                 params["after"] = after
             page = api.get_json(url, params)
             if not isinstance(page, dict) or not isinstance(page.get("data"), dict):
-                raise SourceError(f"reddit r/{sub}: not a listing (expected {{'kind': 'Listing', 'data': …}})")
+                raise SourceError(
+                    f"reddit r/{sub}: not a listing (expected {{'kind': 'Listing', 'data': …}})"
+                )
             for child in page["data"].get("children") or []:
-                if isinstance(child, dict) and child.get("kind") == "t3" and isinstance(child.get("data"), dict):
+                if (
+                    isinstance(child, dict)
+                    and child.get("kind") == "t3"
+                    and isinstance(child.get("data"), dict)
+                ):
                     yield child["data"]
             after = page["data"].get("after")
             if not after:
                 return
 
 
-def post_images(post: dict[str, Any], media_base: str = "https://i.redd.it",
-                include_nsfw: bool = False) -> list[tuple[str, dict[str, Any]]]:
+def post_images(
+    post: dict[str, Any], media_base: str = "https://i.redd.it", include_nsfw: bool = False
+) -> list[tuple[str, dict[str, Any]]]:
     """(URL, meta) of each still image of one post (t3 `data`); [] for text, video, NSFW, removed."""
     if post.get("over_18") and not include_nsfw:
         return []

@@ -29,7 +29,9 @@ class UrlListSource:
         self.path = Path(path).expanduser()
         fmt = format if format != "auto" else self.path.suffix.lower().lstrip(".")
         if fmt not in FORMATS:
-            raise ValueError(f"URL list {self.path}: format {fmt!r} not one of {FORMATS} (set format=txt|csv|jsonl)")
+            raise ValueError(
+                f"URL list {self.path}: format {fmt!r} not one of {FORMATS} (set format=txt|csv|jsonl)"
+            )
         self.format = fmt
         self.url_field = url_field
 
@@ -45,7 +47,9 @@ class UrlListSource:
             elif self.format == "csv":
                 reader = csv.DictReader(f)
                 if reader.fieldnames is None or self.url_field not in reader.fieldnames:
-                    raise ValueError(f"{self.path}: no column {self.url_field!r} (columns: {reader.fieldnames}); set url_field")
+                    raise ValueError(
+                        f"{self.path}: no column {self.url_field!r} (columns: {reader.fieldnames}); set url_field"
+                    )
                 for row in reader:
                     yield self._item(row)
             else:
@@ -57,7 +61,9 @@ class UrlListSource:
                     except json.JSONDecodeError as e:
                         raise ValueError(f"{self.path}:{n}: not JSON ({e})") from e
                     if not isinstance(row, dict) or self.url_field not in row:
-                        raise ValueError(f"{self.path}:{n}: expected an object with {self.url_field!r}, got {line.strip()[:80]!r}")
+                        raise ValueError(
+                            f"{self.path}:{n}: expected an object with {self.url_field!r}, got {line.strip()[:80]!r}"
+                        )
                     yield self._item(row)
 
     def _item(self, row: dict[str, Any]) -> CollectItem:
@@ -99,8 +105,10 @@ class SdipJsonSource:
         self.base_url = base_url
         self.lsun_root = Path(lsun_root).expanduser() if lsun_root else None
         if self.lsun_root is not None and not self.lsun_root.is_dir():
-            raise FileNotFoundError(f"collect.lsun_root={self.lsun_root} is not a folder: point it at your LSUN "
-                                    f"export (python lsun/data.py export <category>_train_lmdb --out_dir DIR)")
+            raise FileNotFoundError(
+                f"collect.lsun_root={self.lsun_root} is not a folder: point it at your LSUN "
+                f"export (python lsun/data.py export <category>_train_lmdb --out_dir DIR)"
+            )
 
     def items(self, api: ApiClient | None = None) -> Iterator[CollectItem]:
         if not self.path.is_file():
@@ -114,12 +122,15 @@ class SdipJsonSource:
                 found = lsun_path(self.lsun_root, name)
                 # a missing file ends as local_read_error with the path it was looked for at
                 local = {"path": str(found or self.lsun_root.joinpath(*name[:6], name + ".webp"))}
-                yield CollectItem(url=f"lsun:{name}", origin=self.name, bbox=bbox, meta={"image_name": name},
-                                  local=local)
+                yield CollectItem(
+                    url=f"lsun:{name}", origin=self.name, bbox=bbox, meta={"image_name": name}, local=local
+                )
             elif self.base_url:
                 url = urljoin(self.base_url.rstrip("/") + "/", name.lstrip("/"))
                 yield CollectItem(url=url, origin=self.name, bbox=bbox, meta={"image_name": name})
             else:
-                raise ValueError(f"{self.path}: image names like {name!r} are not URLs — an SD-LSUN file names LSUN "
-                                 f"ids: set collect.lsun_root to your exported LSUN folder (or collect.base_url "
-                                 f"for a mirror)")
+                raise ValueError(
+                    f"{self.path}: image names like {name!r} are not URLs — an SD-LSUN file names LSUN "
+                    f"ids: set collect.lsun_root to your exported LSUN folder (or collect.base_url "
+                    f"for a mirror)"
+                )

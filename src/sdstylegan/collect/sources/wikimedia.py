@@ -36,7 +36,7 @@ class WikimediaSource:
         categories: list[str] | None = None,
         search: list[str] | None = None,
         max_items: int = 1000,
-        thumb_width: int | None = None,        # download a scaled rendition this wide instead of the original
+        thumb_width: int | None = None,  # download a scaled rendition this wide instead of the original
         mimes: list[str] | tuple[str, ...] = DEFAULT_MIMES,
         page_size: int = 50,
         api_url: str = "https://commons.wikimedia.org/w/api.php",
@@ -52,10 +52,14 @@ class WikimediaSource:
         return capped(self._listing(api), self.max_items)
 
     def _listing(self, api: ApiClient) -> Iterator[CollectItem]:
-        queries = [{"generator": "categorymembers", "gcmtitle": c, "gcmtype": "file", "gcmlimit": self.page_size}
-                   for c in self.categories]
-        queries += [{"generator": "search", "gsrsearch": q, "gsrnamespace": 6, "gsrlimit": self.page_size}
-                    for q in self.search]
+        queries = [
+            {"generator": "categorymembers", "gcmtitle": c, "gcmtype": "file", "gcmlimit": self.page_size}
+            for c in self.categories
+        ]
+        queries += [
+            {"generator": "search", "gsrsearch": q, "gsrnamespace": 6, "gsrlimit": self.page_size}
+            for q in self.search
+        ]
         for query in queries:
             for page in self._pages(api, query):
                 item = page_item(page, self.mimes, self.thumb_width is not None)
@@ -63,10 +67,15 @@ class WikimediaSource:
                     yield item
 
     def _pages(self, api: ApiClient, query: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        params = {"action": "query", "format": "json", "formatversion": 2, "prop": "imageinfo",
-                  "iiprop": "url|size|mime|extmetadata|sha1",
-                  "iiextmetadatafilter": "LicenseShortName|LicenseUrl|Artist|Credit|UsageTerms",
-                  **query}
+        params = {
+            "action": "query",
+            "format": "json",
+            "formatversion": 2,
+            "prop": "imageinfo",
+            "iiprop": "url|size|mime|extmetadata|sha1",
+            "iiextmetadatafilter": "LicenseShortName|LicenseUrl|Artist|Credit|UsageTerms",
+            **query,
+        }
         if self.thumb_width:
             params["iiurlwidth"] = int(self.thumb_width)
         cont: dict[str, Any] = {}
@@ -87,7 +96,9 @@ class WikimediaSource:
                 return
 
 
-def page_item(page: dict[str, Any], mimes: tuple[str, ...] = DEFAULT_MIMES, use_thumb: bool = False) -> CollectItem | None:
+def page_item(
+    page: dict[str, Any], mimes: tuple[str, ...] = DEFAULT_MIMES, use_thumb: bool = False
+) -> CollectItem | None:
     """The item for one File page, or None when it has no usable image (SVG, video, PDF, missing)."""
     infos = page.get("imageinfo") or []
     if not infos:
