@@ -120,13 +120,17 @@ class StyleGAN2Module(pl.LightningModule):
         return self.trainer.strategy.reduce(x, reduce_op="mean") if self.trainer.world_size > 1 else x
 
     # ------------------------------------------------------------------ step
+    def _require_grad(self, modules: list[torch.nn.Module]) -> None:
+        """Gradients for the networks a phase trains, none for the others."""
+        for m in (self.G, self.D, self.E):
+            if m is not None:
+                m.requires_grad_(any(m is x for x in modules))
+
     def _phase(
         self, name: str, opts: list, modules: list[torch.nn.Module], chunks: list[torch.Tensor], fn
     ) -> dict[str, torch.Tensor]:
         """Run one phase: zero grads, accumulate `fn(real_chunk, z)` over rounds, step `opts`."""
-        for m in (self.G, self.D, self.E):
-            if m is not None:
-                m.requires_grad_(any(m is x for x in modules))
+        self._require_grad(modules)
         for opt in opts:
             opt.zero_grad(set_to_none=True)
         stats: dict[str, torch.Tensor] = {}
