@@ -34,7 +34,7 @@ def test_jsonl_and_its_errors(tmp_path):
     )
     it = UrlListSource(str(p)).items()
     assert next(it).meta == {"caption": "x"}
-    with pytest.raises(ValueError, match=r"list.jsonl:3"):
+    with pytest.raises(ValueError, match=r"list.jsonl, line 3: no field .url."):
         next(it)
     with pytest.raises(ValueError, match="format"):
         UrlListSource(str(tmp_path / "urls.parquet"))

@@ -14,8 +14,9 @@ partial result.
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
+
+from sdstylegan.utils.io import read_jsonl
 
 KEY_COLUMNS = ("id", "path", "file")
 LABEL_COLUMNS = ("label", "class")
@@ -31,18 +32,14 @@ def read_ground_truth(path: str | Path) -> dict[str, str | None]:
     if not path.is_file():
         raise LabelFileError(f"labels {path}: no such file")
     out: dict[str, str | None] = {}
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise LabelFileError(f"labels {path}, line {n}: not JSON ({e.msg})") from None
-            if not isinstance(row, dict) or "id" not in row or "mode" not in row:
+    try:
+        for n, row in read_jsonl(path, what="labels"):
+            if "id" not in row or "mode" not in row:
                 raise LabelFileError(f"labels {path}, line {n}: a ground-truth row needs 'id' and 'mode'")
             mode = row["mode"]
             out[str(row["id"])] = None if mode is None else str(mode)
+    except ValueError as e:
+        raise LabelFileError(str(e)) from None
     if not out:
         raise LabelFileError(f"labels {path}: no rows")
     return out

@@ -9,10 +9,9 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
-from sdstylegan.utils.io import atomic_open
+from sdstylegan.utils.io import atomic_open, read_jsonl
 
 
 @dataclass
@@ -41,8 +40,4 @@ def write_items(path: str | os.PathLike, items: list[CollectItem]) -> None:
 
 def read_items(path: str | os.PathLike) -> list[CollectItem]:
     """Load a listing written by `write_items` (written atomically, so always complete)."""
-    out = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            out.append(CollectItem(**json.loads(line)))
-    return out
+    return [CollectItem(**row) for _, row in read_jsonl(path, what="collect listing")]

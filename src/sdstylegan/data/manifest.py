@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from sdstylegan.utils.io import atomic_open
+from sdstylegan.utils.io import atomic_open, drop_torn_line, read_jsonl
 
 OK = "ok"
 DUPLICATE = "duplicate"  # same bytes as an earlier record (ingest, collect): kept once, under the first
@@ -69,23 +69,12 @@ class ManifestRecord:
 
 
 def read_manifest(path: str | os.PathLike) -> list[ManifestRecord]:
-    """Read every record; a torn last line (a writer killed mid-append) is ignored."""
+    """Read every record; cut-off lines of a writer killed mid-append are skipped (see `read_jsonl`)."""
     return list(iter_manifest(path))
 
 
 def iter_manifest(path: str | os.PathLike) -> Iterator[ManifestRecord]:
-    path = Path(path)
-    with open(path, encoding="utf-8") as f:
-        lines = f.read().split("\n")
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            d = json.loads(line)
-        except json.JSONDecodeError as e:
-            if n >= len(lines) - 1:  # the last line of an interrupted append
-                return
-            raise ValueError(f"{path}:{n}: not a JSON object ({e})") from e
+    for _, d in read_jsonl(path, append_only=True, what="manifest"):
         yield ManifestRecord.from_dict(d)
 
 
@@ -102,6 +91,7 @@ class ManifestAppender:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        drop_torn_line(self.path)  # a killed writer's half line is dropped
         self._f = open(self.path, "a", encoding="utf-8")
 
     def append(self, record: ManifestRecord) -> None:

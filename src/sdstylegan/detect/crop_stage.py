@@ -23,7 +23,6 @@ images already in `predictions/` are not detected again.
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from pathlib import Path
@@ -53,7 +52,7 @@ from sdstylegan.detect.visualize import Overlay, overlay_grid, thumbnail
 from sdstylegan.distill.records import load_ground_truth
 from sdstylegan.pipeline.context import StageContext
 from sdstylegan.utils.instantiate import instantiate_dict
-from sdstylegan.utils.io import read_json, write_json
+from sdstylegan.utils.io import read_json, read_jsonl, write_json
 from sdstylegan.utils.logging import get_logger
 from sdstylegan.utils.weights import STANDIN_SUFFIX
 
@@ -83,11 +82,7 @@ def given_box(
 def _read_predictions(stage_dir: Path) -> dict[int, dict[str, Any]]:
     rows: dict[int, dict[str, Any]] = {}
     for f in sorted((stage_dir / "predictions").glob("rank*.jsonl")):
-        for line in f.read_text(encoding="utf-8").split("\n"):
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # empty, or the torn last line of a killed writer
+        for _, row in read_jsonl(f, append_only=True, what="crop predictions"):
             rows[int(row["index"])] = row
     return rows
 

@@ -34,7 +34,7 @@ from sdstylegan.detect.crop import (
 )
 from sdstylegan.detect.detector import Detection
 from sdstylegan.detect.visualize import Overlay, thumbnail
-from sdstylegan.utils.io import atomic_open
+from sdstylegan.utils.io import atomic_open, drop_torn_line
 
 
 def crop_rel_path(record_id: str) -> str:
@@ -160,10 +160,8 @@ class CropWriter(BasePredictionWriter):
     def on_predict_start(self, trainer: Any, pl_module: Any) -> None:
         path = self.stage_dir / "predictions" / f"rank{trainer.global_rank}.jsonl"
         path.parent.mkdir(parents=True, exist_ok=True)
-        torn = path.exists() and path.stat().st_size > 0 and not path.read_bytes().endswith(b"\n")
+        drop_torn_line(path)  # a killed writer's half line is dropped
         self._file = open(path, "a", encoding="utf-8")
-        if torn:  # a killed writer left half a line: end it, so it stays one unreadable line
-            self._file.write("\n")
         self._show = trainer.is_global_zero
         if self._show:
             total = -(-len(self.todo) // max(trainer.world_size, 1))

@@ -9,7 +9,6 @@ against the modes (purity and normalised mutual information).
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from collections.abc import Iterable
@@ -18,6 +17,7 @@ from typing import Any
 
 from sdstylegan.data.manifest import ManifestRecord, rebase_path, write_manifest
 from sdstylegan.pipeline.context import MissingInputError, StageContext
+from sdstylegan.utils.io import read_jsonl
 
 
 def write_rebased(records: Iterable[ManifestRecord], old_root: Path, new_manifest: Path) -> None:
@@ -38,13 +38,7 @@ def load_ground_truth(ctx: StageContext) -> dict[str, dict[str, Any]] | None:
         rel = ctx.latest("ground_truth")
     except MissingInputError:
         return None
-    rows = {}
-    with open(ctx.path(rel), encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                row = json.loads(line)
-                rows[row["id"]] = row
-    return rows
+    return {row["id"]: row for _, row in read_jsonl(ctx.path(rel), what="ground truth")}
 
 
 def outlier_removal(kept: dict[str, bool], truth: dict[str, dict[str, Any]]) -> dict[str, Any]:

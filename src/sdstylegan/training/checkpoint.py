@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
+from pytorch_lightning.plugins.io import TorchCheckpointIO
 
 from sdstylegan.utils.io import atomic_open, read_json
 from sdstylegan.utils.safe_build import NETWORK_TARGETS, build_trusted

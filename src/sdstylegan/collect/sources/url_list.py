@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from urllib.parse import urljoin, urlsplit
 from sdstylegan.collect.items import CollectItem
 from sdstylegan.collect.sources.api import ApiClient
 from sdstylegan.data.sdip_json import read_sdip_json
+from sdstylegan.utils.io import read_jsonl
 
 FORMATS = ("txt", "csv", "jsonl")
 
@@ -53,17 +53,9 @@ class UrlListSource:
                 for row in reader:
                     yield self._item(row)
             else:
-                for n, line in enumerate(f, 1):
-                    if not line.strip():
-                        continue
-                    try:
-                        row = json.loads(line)
-                    except json.JSONDecodeError as e:
-                        raise ValueError(f"{self.path}:{n}: not JSON ({e})") from e
-                    if not isinstance(row, dict) or self.url_field not in row:
-                        raise ValueError(
-                            f"{self.path}:{n}: expected an object with {self.url_field!r}, got {line.strip()[:80]!r}"
-                        )
+                for n, row in read_jsonl(self.path, what="URL list"):
+                    if self.url_field not in row:
+                        raise ValueError(f"URL list {self.path}, line {n}: no field {self.url_field!r}")
                     yield self._item(row)
 
     def _item(self, row: dict[str, Any]) -> CollectItem:
