@@ -2,7 +2,7 @@
 
     python experiments/bench_collect.py --n 2000 --repeats 3 --i2d /work/venv-i2d/bin/img2dataset
 
-A server process (Python's ThreadingHTTPServer, `sdstylegan.collect.loopback`) serves N distinct
+A server process (Python's ThreadingHTTPServer, `tests/loopback.py`) serves N distinct
 JPEGs from memory on 127.0.0.1; each tool downloads the list in its own process, alternating, and
 both decode every image (ours to validate it, img2dataset with `--resize_mode no --skip_reencode True`)
 and keep the original bytes. Reports wall time (process start to exit, imports included), the
@@ -30,6 +30,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the loopback test server
+
 
 def make_images(n: int, out: Path, size=(320, 240), seed: int = 0) -> None:
     """N distinct photo-like JPEGs (smooth gradient + noise), ~15–25 KB each."""
@@ -48,7 +50,7 @@ def make_images(n: int, out: Path, size=(320, 240), seed: int = 0) -> None:
 
 def serve(folder: Path) -> None:
     """Server process: every file of `folder` at /<name>; prints the base URL, runs until killed."""
-    from sdstylegan.collect.loopback import LoopbackServer, Route
+    from loopback import LoopbackServer, Route
 
     routes = {f"/{p.name}": Route(p.read_bytes()) for p in sorted(folder.glob("*.jpg"))}
     srv = LoopbackServer(routes).start()

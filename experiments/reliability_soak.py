@@ -2,7 +2,7 @@
 
     python experiments/reliability_soak.py --n 3000 --fault-rate 0.2 --out /tmp/soak
 
-A server process (`sdstylegan.collect.loopback`, 127.0.0.1 only) answers N URLs; a fraction
+A server process (`tests/loopback.py`, 127.0.0.1 only) answers N URLs; a fraction
 `--fault-rate` of them fail in one of the kinds below (spread evenly over kinds), the rest are
 distinct JPEGs. `collect_items` runs in a child process that is SIGKILLed when its journal holds
 `--kills` fractions of the URLs, then runs again to completion. Checked at the end: every input URL has
@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the loopback test server
 
 # kind → (expected final status, how the server answers). `ok_*` kinds are not faults.
 KINDS = {
@@ -92,7 +94,7 @@ def bomb() -> bytes:
 
 
 def route(path: str, query: dict):  # runs in the server process
-    from sdstylegan.collect.loopback import Route
+    from loopback import Route
 
     if path == "/__hits":
         return None
@@ -131,7 +133,7 @@ def route(path: str, query: dict):  # runs in the server process
 
 
 def serve(conn) -> None:  # server process: answer until the parent closes the pipe
-    from sdstylegan.collect.loopback import LoopbackServer
+    from loopback import LoopbackServer
 
     with LoopbackServer(fallback=route) as srv:
         conn.send(srv.base)

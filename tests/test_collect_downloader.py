@@ -13,7 +13,7 @@ from PIL import Image
 
 from sdstylegan.collect.downloader import ContentPolicy, Task, download, process_item, read_local
 from sdstylegan.collect.items import CollectItem
-from sdstylegan.collect.loopback import LoopbackServer, Route
+from loopback import LoopbackServer, Route
 from sdstylegan.collect.store import ContentStore
 from sdstylegan.collect.transport import ThreadSessions, TransportConfig
 

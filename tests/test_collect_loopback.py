@@ -6,7 +6,7 @@ import http.client
 
 import requests
 
-from sdstylegan.collect.loopback import LoopbackServer, Route
+from loopback import LoopbackServer, Route
 
 
 def test_fail_times_and_counts():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sdstylegan.collect.loopback import LoopbackServer, Route
+from loopback import LoopbackServer, Route
 from sdstylegan.collect.sources import Source
 from sdstylegan.collect.sources.api import ApiClient, SourceError
 from sdstylegan.collect.sources.flickr import FlickrSource
@@ -52,6 +52,23 @@ def test_spacing_and_failures():
         assert "secret123" not in str(e.value)
     with pytest.raises(SourceError, match="ConnectionError"):
         ApiClient(TransportConfig(retries=0, connect_timeout=1), min_interval=0).get_json(srv.url("/a"))
+
+
+def test_a_longer_retry_after_than_allowed_fails_at_once_and_backoff_doubles():
+    routes = {
+        "/busy": Route(b"", status=429, headers={"Retry-After": "3600"}),
+        "/flaky": Route(b"{}", content_type="application/json", fail_times=2, fail_status=502),
+    }
+    with LoopbackServer(routes) as srv:
+        client = ApiClient(TransportConfig(retries=3, backoff=0.2, max_retry_after=60), min_interval=0)
+        with pytest.raises(SourceError, match=r"HTTP 429 asks to wait 3600 s .*after 1 attempts"):
+            client.get_json(srv.url("/busy"))
+        assert srv.hits["/busy"] == 1  # no hour-long sleep, no second request
+        assert client.get_json(srv.url("/flaky")) == {}
+        t = [t for t, path in srv.log if path.startswith("/flaky")]
+        # first retry after `backoff` s, the second after twice that (not urllib3's immediate first retry)
+        assert len(t) == 3 and t[1] - t[0] >= 0.19 and t[2] - t[1] >= 0.39
+        assert client.calls == 1 + 3
 
 
 def test_sources_share_one_interface(tmp_path):

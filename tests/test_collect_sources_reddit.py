@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from sdstylegan.collect.loopback import LoopbackServer, Route
+from loopback import LoopbackServer, Route
 from sdstylegan.collect.sources.api import ApiClient, SourceError
 from sdstylegan.collect.sources.reddit import RedditSource, post_images
 from sdstylegan.collect.transport import TransportConfig

@@ -15,6 +15,7 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 import sdstylegan
 from sdstylegan.collect.deadline import POOL_CLASSES
@@ -73,13 +74,14 @@ class TransportConfig:
         return cfg
 
 
-def new_session(cfg: TransportConfig) -> requests.Session:
-    """A session with our user agent, no client-side retries (the scheduler retries) and a redirect cap."""
+def new_session(cfg: TransportConfig, retry: Retry | int = 0) -> requests.Session:
+    """A session with our user agent, a redirect cap, and `retry` (default none: the download scheduler
+    retries; listing APIs pass a urllib3 `Retry`)."""
     s = requests.Session()
     s.headers["User-Agent"] = cfg.user_agent
     s.headers["Accept"] = "image/webp,image/png,image/jpeg,image/*;q=0.8,*/*;q=0.5"  # formats Pillow decodes
     s.max_redirects = int(cfg.max_redirects)
-    adapter = HTTPAdapter(pool_connections=16, pool_maxsize=max(4, int(cfg.per_host)), max_retries=0)
+    adapter = HTTPAdapter(pool_connections=16, pool_maxsize=max(4, int(cfg.per_host)), max_retries=retry)
     # connections that report their sockets, so `deadline.Deadline` can end a download on time
     adapter.poolmanager.pool_classes_by_scheme = dict(POOL_CLASSES)
     s.mount("http://", adapter)
