@@ -108,7 +108,7 @@ class SampleGrid(pl.Callback):
             self.written.append(str(path))
             for logger in trainer.loggers:
                 if hasattr(logger, "log_image"):
-                    logger.log_image(key=f"samples/psi{psi:g}", images=[grid], step=trainer.global_step)
+                    logger.log_image(key=f"samples/psi{psi:g}", images=[grid], step=module.log_step)
 
     def on_train_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         if int(module.cur_nimg) == 0:
@@ -199,7 +199,7 @@ class GeneratorMetrics(pl.Callback):
         module.last_metrics = {**result, "nimg": int(module.cur_nimg)}
         if trainer.global_rank == 0:
             for logger in trainer.loggers:
-                logger.log_metrics(result, step=trainer.global_step)
+                logger.log_metrics({**result, "train/kimg": module.kimg}, step=module.log_step)
             append_line(
                 Path(trainer.default_root_dir) / "metrics.jsonl", json.dumps({"kimg": module.kimg, **result})
             )

@@ -234,7 +234,13 @@ class StyleGAN2Module(pl.LightningModule):
         self.log_dict(
             {k: v for k, v in bar.items() if v is not None}, prog_bar=True, on_step=True, on_epoch=False
         )
-        self.log_dict(logs, prog_bar=False, on_step=True, on_epoch=False)
+        # "step" sets the x-axis of these rows (Lightning's rule): minibatches, as for every logged value
+        self.log_dict({**logs, "step": float(self.log_step)}, prog_bar=False, on_step=True, on_epoch=False)
+
+    @property
+    def log_step(self) -> int:
+        """The x-axis of every logged value (losses, metrics, sample grids): minibatches trained so far."""
+        return int(self.minibatches)
 
     # ------------------------------------------------------------------ optimisers
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:

@@ -57,6 +57,14 @@ def build_loggers(cfg: DictConfig, save_dir: Path, resumed: dict[str, Any] | Non
     return loggers
 
 
+def log_config(loggers: list[Any], cfg: DictConfig, stage: str) -> None:
+    """Send the resolved run config (and the stage's name) to every logger: W&B's config panel, CSV's
+    hparams.yaml — so runs of a sweep can be told apart and filtered by their settings."""
+    params = {"stage": stage, **OmegaConf.to_container(cfg, resolve=True)}
+    for lg in loggers:
+        lg.log_hyperparams(params)
+
+
 def close_loggers(loggers: list[Any], status: str) -> None:
     """Flush loggers; end this process's W&B run (a resumed attempt reopens it by id)."""
     for lg in loggers:
@@ -95,6 +103,7 @@ def train_generator(ctx: StageContext, encoder: bool, manifest: Path | None = No
     if meta is not None:
         log.info("%s: resuming from %s (kimg %.3f)", ctx.name, last, meta["kimg"])
     loggers = build_loggers(cfg, ctx.stage_dir, meta)
+    log_config(loggers, cfg, ctx.name)
     trainer = build_trainer(cfg, ctx.stage_dir, loggers)
     world = trainer.world_size
     batch = int(cfg.training.batch_size)
