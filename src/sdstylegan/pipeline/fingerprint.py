@@ -9,13 +9,29 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+_MISSING = object()
 
-def select_config(cfg: DictConfig, keys: Iterable[str]) -> dict[str, Any]:
-    """The resolved values of dotted `keys` (missing keys recorded as None, so adding one changes the hash)."""
+
+def missing_keys(cfg: DictConfig, keys: Iterable[str]) -> list[str]:
+    """The dotted `keys` that do not exist in `cfg` (a null value exists; a misspelt key does not)."""
+    return [k for k in keys if OmegaConf.select(cfg, k, default=_MISSING) is _MISSING]
+
+
+def select_config(cfg: DictConfig, keys: Iterable[str], exclude: Iterable[str] = ()) -> dict[str, Any]:
+    """The resolved values of dotted `keys`, without the dotted sub-keys in `exclude` (settings that only
+    change speed, e.g. `detector.num_workers`). The runner checks at start that every key exists."""
     out = {}
     for key in keys:
         node = OmegaConf.select(cfg, key, default=None)
         out[key] = OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
+    for dotted in exclude:
+        for key, value in out.items():
+            if dotted.startswith(key + ".") and isinstance(value, dict):
+                *parents, leaf = dotted[len(key) + 1 :].split(".")
+                for p in parents:
+                    value = value.get(p) if isinstance(value, dict) else None
+                if isinstance(value, dict):
+                    value.pop(leaf, None)
     return out
 
 

@@ -35,7 +35,7 @@ from omegaconf import DictConfig
 
 from sdstylegan import __version__
 from sdstylegan.pipeline.context import StageContext, StageNotBuiltError
-from sdstylegan.pipeline.fingerprint import fingerprint, select_config
+from sdstylegan.pipeline.fingerprint import fingerprint, missing_keys, select_config
 from sdstylegan.pipeline.preflight import check_networks
 from sdstylegan.pipeline.validate import config_problems, report
 from sdstylegan.pipeline.verify import describe_outputs, verify_outputs
@@ -47,7 +47,7 @@ log = get_logger(__name__)
 
 class Stage(NamedTuple):
     """A registry entry, resolved: implementation, fingerprinted keys, `extend` keys, `needs`, `check`
-    and `verify` functions."""
+    and `verify` functions, and the fingerprinted keys' sub-keys left out (`exclude`: speed-only)."""
 
     name: str
     fn: Any
@@ -56,6 +56,7 @@ class Stage(NamedTuple):
     needs: Any
     check: Any = None
     verify: Any = verify_outputs
+    exclude: tuple[str, ...] = ()
 
 
 def _import(name: str, what: str, path: str) -> Any:
@@ -81,6 +82,13 @@ def _resolve_stages(cfg: DictConfig) -> list[Stage]:
     resolved = []
     for name in stages:
         spec = registry[name]
+        keys = [*(spec.get("config") or []), *(spec.get("extend") or []), *(spec.get("exclude") or [])]
+        absent = missing_keys(cfg, keys)
+        if absent:
+            raise ValueError(
+                f"stage '{name}': config key(s) {absent} named by pipeline.registry.{name} do not exist — "
+                f"a misspelt registry key, or a config group not added (e.g. +{absent[0].split('.')[0]}=default)"
+            )
         if not spec.get("fn"):
             raise StageNotBuiltError(
                 f"stage '{name}' is not built yet in sdstylegan {__version__}; "
@@ -100,19 +108,21 @@ def _resolve_stages(cfg: DictConfig) -> list[Stage]:
                 hooks["needs"],
                 hooks["check"],
                 hooks["verify"] or verify_outputs,
+                tuple(spec.get("exclude") or ()),
             )
         )
     return resolved
 
 
 def _state(
-    cfg: DictConfig, name: str, keys: list[str], extend_keys: list[str], upstream: list[str], stage_dir: Path
+    cfg: DictConfig, st: Stage, upstream: list[str], stage_dir: Path
 ) -> tuple[str, dict[str, Any], dict[str, Any], dict[str, Any] | None]:
     """(fingerprint, config selected for it, current `extend` values, done.json or None) of one stage."""
-    selected = select_config(cfg, keys)
-    fp = fingerprint({"stage": name, "config": selected, "upstream": upstream})
+    selected = select_config(cfg, st.keys, st.exclude)
+    fp = fingerprint({"stage": st.name, "config": selected, "upstream": upstream})
     done_path = stage_dir / "done.json"
-    return fp, selected, select_config(cfg, extend_keys), read_json(done_path) if done_path.exists() else None
+    extend = select_config(cfg, st.extend_keys)
+    return fp, selected, extend, read_json(done_path) if done_path.exists() else None
 
 
 def _matches(done: dict[str, Any] | None, fp: str, forced: bool) -> bool:
@@ -135,7 +145,7 @@ def _plan(cfg: DictConfig, stages: list[Stage]) -> tuple[list[tuple[Stage, dict[
     run_dir, force, upstream = Path(cfg.paths.run_dir), set(cfg.pipeline.get("force") or []), []
     reused: list[tuple[Stage, dict[str, Any]]] = []
     for i, st in enumerate(stages):
-        fp, _sel, extend, done = _state(cfg, st.name, st.keys, st.extend_keys, upstream, run_dir / st.name)
+        fp, _sel, extend, done = _state(cfg, st, upstream, run_dir / st.name)
         if _matches(done, fp, st.name in force):
             reused.append((st, done))
         if not _skippable(done, fp, extend, st.name in force):
@@ -185,9 +195,10 @@ def run_pipeline(cfg: DictConfig) -> dict[str, dict[str, Any]]:
     preflight(cfg, stages, plan[1])
     inputs: dict[str, dict[str, Any]] = {}
     upstream: list[str] = []  # done-tokens of the stages before, chained into each fingerprint
-    for name, fn, keys, extend_keys, *_hooks in stages:  # Stage fields
+    for st in stages:
+        name, fn = st.name, st.fn
         stage_dir = run_dir / name
-        fp, selected, extend, done = _state(cfg, name, keys, extend_keys, upstream, stage_dir)
+        fp, selected, extend, done = _state(cfg, st, upstream, stage_dir)
         done_path, started_path = stage_dir / "done.json", stage_dir / "started.json"
         same = _matches(done, fp, name in force)
         if _skippable(done, fp, extend, name in force):
