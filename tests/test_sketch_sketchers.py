@@ -28,8 +28,8 @@ def test_xdog_shape_range_and_lines_on_the_edges_only():
     # every line pixel lies within two pixels of the square's border, none in the flat regions
     border = torch.minimum((ys - 8).abs().minimum((ys - 23).abs()), (xs - 8).abs().minimum((xs - 23).abs()))
     assert int(border.max()) <= 2
-    assert torch.all(s[0, 0, 14:18, 14:18] == 1) and torch.all(s[0, 0, :3, :3] == 1)
-    assert torch.all(F(torch.zeros(1, 3, 16, 16)) == 1), "a flat image is blank paper"
+    assert torch.all(s[0, 0, 14:18, 14:18] > 0.99) and torch.all(s[0, 0, :3, :3] > 0.99)
+    assert torch.all(F(torch.zeros(1, 3, 16, 16)) > 0.99), "a flat image is blank paper"
 
 
 def test_xdog_is_differentiable_with_respect_to_the_image():

@@ -9,7 +9,7 @@ them). `label` names the sketcher in every output a stage writes with it.
   project's state-dict layout (`model.<i>.…`, as its `latest_net_G.pth`) through `utils.weights`. It runs at
   `input_size` (256 in the original); smaller or larger images are resized in and out.
 - `XDoGSketcher` (after Winnemöller et al. 2012, extended difference of Gaussians): lines where the scaled
-  DoG of the luminance falls below −ε (the dark side of an edge), soft-thresholded with tanh. No weights, nothing to download: the offline demo
+  DoG of the luminance falls below −ε (the dark side of an edge), through a smooth tanh threshold. No weights, nothing to download: the offline demo
   and the tests use it. It finds intensity edges, not the object contours a person draws (see README).
 """
 
@@ -59,7 +59,7 @@ def luminance(x: torch.Tensor) -> torch.Tensor:
 
 
 class XDoGSketcher(nn.Module):
-    """Weight-free line extractor: U = p·(G_σ(Y) − G_kσ(Y)) + ε; paper where U ≥ 0, else tone 1 + tanh(φ·U)."""
+    """Weight-free line extractor: sketch = tanh(φ·U), U = p·(G_σ(Y) − G_kσ(Y)) + ε (lines where U < 0)."""
 
     label = "xdog"
     is_offline = True
@@ -70,7 +70,7 @@ class XDoGSketcher(nn.Module):
         k: float = 1.6,  # outer σ = k·σ
         sharpen: float = 20.0,  # p: gain of the DoG
         epsilon: float = 0.3,  # lines where p·DoG < −ε (luminance units of [0, 1] images)
-        phi: float = 4.0,  # steepness of the soft threshold
+        phi: float = 10.0,  # steepness of the soft threshold (flat regions: tanh(φ·ε))
     ):
         super().__init__()
         if sigma <= 0 or k <= 1:
@@ -83,8 +83,9 @@ class XDoGSketcher(nn.Module):
         y = luminance(x)
         g1, g2 = gaussian_blur(y, self.sigma), gaussian_blur(y, self.sigma * self.k)
         u = self.sharpen * (g1 - g2) + self.epsilon  # < 0 on the dark side of an edge
-        tone = torch.where(u >= 0, torch.ones_like(u), 1 + torch.tanh(self.phi * u))
-        return (2 * tone - 1).clamp(-1, 1)
+        # A smooth threshold (not XDoG's hard paper branch): G gets a gradient everywhere, also where no
+        # line is drawn yet; flat regions come out at tanh(φ·ε) ≈ 1.
+        return torch.tanh(self.phi * u)
 
 
 # ---------------------------------------------------------------------------- PhotoSketch

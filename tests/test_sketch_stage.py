@@ -1,0 +1,138 @@
+"""The `sketch` stage in the real pipeline: outputs, the source left untouched, resume after a kill, bad folders."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from sdstylegan.generate import main as generate_main
+from sdstylegan.pipeline.entry import run_from_config
+from sdstylegan.training.checkpoint import load_checkpoint, load_generator
+
+sys.path.insert(0, str(Path(__file__).parent))
+from conftest import compose_config  # noqa: E402
+
+TINY = [
+    "experiment=demo_sketch",
+    "dataset.num_images=24",
+    "dataset.resolution=16",
+    "dataset.image_size=16",
+    "dataset.outlier_fraction=0",
+    "dataset.num_workers=1",
+    "dataset.datamodule.num_workers=0",
+    "model.channel_base=128",
+    "model.channel_max=16",
+    "model.z_dim=16",
+    "model.w_dim=16",
+    "training.batch_size=4",
+    "training.total_kimg=0.008",
+    "training.callbacks.samples.num=4",
+    "sketch.demo.count=4",
+    "sketch.demo.heldout=4",
+    "sketch.callbacks.samples.num=4",
+    "sketch.eval.num_samples=16",
+    "sketch.eval.grid=4",
+    "sketch.eval.classifier.epochs=1",
+    "trainer.enable_progress_bar=false",
+    "print_config=false",
+]
+STAGES = "pipeline.stages=[demo_data,sketch]"
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory) -> Path:
+    """A trained demo generator in another run directory (the generator the sketch stage imports)."""
+    run = tmp_path_factory.mktemp("base") / "run"
+    cfg = compose_config([*TINY, "pipeline.stages=[demo_data,train]"], run)
+    return run / run_from_config(cfg)["train"]["checkpoint"]
+
+
+def every(kimg: float) -> list[str]:
+    return [f"sketch.callbacks.{c}.every_kimg={kimg}" for c in ("checkpoint", "samples")]
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_demo_sketch_stage_writes_checkpoint_report_pictures_and_keeps_the_source(make_cfg, source, tmp_path):
+    before = digest(source)
+    cfg = make_cfg([*TINY, STAGES, f"sketch.source={source}", "sketch.kimg=0.008", *every(0.004)])
+    run = Path(cfg.paths.run_dir)
+    out = run_from_config(cfg)["sketch"]
+    assert digest(source) == before, "the source run's checkpoint is never modified"
+    assert out["source"] == str(source) and out["kimg"] == 0.008
+    meta = load_checkpoint(run / out["sketch_checkpoint"])["sdstylegan"]
+    assert meta["kimg"] == 0.008 and meta["training"]["sketch"]["params"] == "mapping"
+    G = load_generator(run / out["sketch_checkpoint"])
+    assert G.img_resolution == 16
+    assert (
+        generate_main(
+            [str(run / out["sketch_checkpoint"]), "--seeds", "0-1", "--outdir", str(tmp_path / "g")]
+        )
+        == 0
+    )
+    assert Image.open(tmp_path / "g" / "seed0000.png").size == (16, 16)
+    assert out["report"] == "sketch/report_xdog.json", "outputs made with the offline sketcher say so"
+    report = json.loads((run / out["report"]).read_text())
+    assert report["sketcher"] == "xdog" and report["sketcher_offline"] is True
+    assert (
+        report["sketched_mode"] == "imperial" and report["num_sketches"] == 4 and report["num_heldout"] == 4
+    )
+    for when in ("before", "after"):
+        r = report[when]
+        assert 0 <= r["sketched_mode_share"] <= 1 and sum(r["mode_counts"]) == 16
+        assert r["sketch_chamfer_px"] >= 0
+        assert set(r["fid_standin"]) == {"sketched_mode", "all_inliers"}, "stand-in FID is labelled"
+    assert Image.open(run / out["before_after"]).size[0] > 0
+    assert len(list((run / "sketch" / "sketches").glob("imperial_*.png"))) == 4
+    assert sorted(p.name for p in (run / out["samples"]).iterdir()) == [
+        f"kimg{k:09.3f}_psi1.png" for k in (0, 0.004, 0.008)
+    ]
+
+
+def test_kill_then_rerun_resumes_exactly_like_an_uninterrupted_fine_tuning(make_cfg, source, tmp_path):
+    args = [*TINY, STAGES, f"sketch.source={source}", *every(0.008)]
+    ref = run_from_config(make_cfg([*args, "sketch.kimg=0.016"], run_dir=tmp_path / "whole"))["sketch"]
+    cut = tmp_path / "cut"
+    run_from_config(make_cfg([*args, "sketch.kimg=0.008"], run_dir=cut))
+    (cut / "sketch" / "done.json").unlink()  # as if killed right after its checkpoint at kimg 0.008
+    out = run_from_config(make_cfg([*args, "sketch.kimg=0.016"], run_dir=cut))["sketch"]
+    assert not (cut / "sketch.prev").exists(), "more kimg must not change the stage's fingerprint"
+    a = load_checkpoint(tmp_path / "whole" / ref["sketch_checkpoint"])
+    b = load_checkpoint(cut / out["sketch_checkpoint"])
+    assert b["sdstylegan"]["kimg"] == a["sdstylegan"]["kimg"] == 0.016
+    assert b["sdstylegan"]["minibatches"] == 4
+    for k, v in a["state_dict"].items():
+        torch.testing.assert_close(b["state_dict"][k], v, rtol=0, atol=0, msg=f"{k} differs after resume")
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({}, "is empty"),
+        (
+            {"a.png": None, "b.png": None, "c.png": None, "d.png": None, "readme.txt": b"hi"},
+            "not readable images",
+        ),
+        ({"a.png": None}, "1 sketch, at least sketch.min_sketches=4"),
+    ],
+)
+def test_bad_sketch_folder_fails_at_start_before_any_stage(make_cfg, tmp_path, files, message):
+    folder = tmp_path / "user_sketches"
+    folder.mkdir()
+    for name, data in files.items():
+        if data is None:
+            Image.new("L", (40, 40), 255).save(folder / name)
+        else:
+            (folder / name).write_bytes(data)
+    cfg = make_cfg([*TINY, "pipeline.stages=[demo_data,train,sketch]", f"sketch.path={folder}"])
+    with pytest.raises(ValueError, match=message):
+        run_from_config(cfg)
+    assert not (Path(cfg.paths.run_dir) / "demo_data").exists(), "nothing ran"
