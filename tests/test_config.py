@@ -64,7 +64,8 @@ def test_run_dir_is_deterministic_from_experiment_name():
     cfg = compose_config(["experiment=demo"])
     hydra_cfg = OmegaConf.to_container(OmegaConf.load(CONF / "hydra" / "default.yaml"), resolve=False)
     assert hydra_cfg["run"]["dir"] == "${paths.output_dir}/${experiment_name}"  # no timestamp
-    assert hydra_cfg["sweep"]["subdir"] == "${hydra.job.num}"
+    # sweep jobs are named by their overrides, never by their number (a later sweep would reuse 0, 1, …)
+    assert "hydra.overrides.task" in hydra_cfg["sweep"]["subdir"]
     assert cfg.experiment_name == "demo"
 
 

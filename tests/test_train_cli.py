@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+from functools import partial
 
 import pytest
+import yaml
 from conftest import ROOT
 
 
@@ -44,20 +47,63 @@ def test_demo_run_rerun_and_force(tmp_path):
     assert json.loads((run_dir / "demo_data/done.json").read_text())["token"] != token
 
 
-def test_multirun_one_directory_per_job(tmp_path):
-    _train(
-        tmp_path,
-        "-m",
-        "experiment=demo",
-        "dataset.num_images=5,7",
-        "dataset.image_size=32",
-        "pipeline.stages=[demo_data]",
-    )
+def test_multirun_one_directory_per_job_and_a_later_sweep_keeps_earlier_results(tmp_path):
+    def sweep(values: str) -> None:
+        _train(tmp_path, "-m", "experiment=demo", f"dataset.num_images={values}", "dataset.image_size=32",
+               "pipeline.stages=[demo_data]")  # fmt: skip
+
+    def token(n: int) -> str:
+        return json.loads(
+            (base / f"dataset.num_images={n},dataset.image_size=32" / "demo_data" / "done.json").read_text()
+        )["token"]
+
     base = tmp_path / "outputs" / "demo" / "multirun"
-    counts = sorted(
-        json.loads((base / str(j) / "demo_data" / "info.json").read_text())["num_images"] for j in (0, 1)
+    sweep("5,7")
+    first = {n: token(n) for n in (5, 7)}
+    info = json.loads(
+        (base / "dataset.num_images=5,dataset.image_size=32" / "demo_data" / "info.json").read_text()
     )
-    assert counts == [5, 7]
+    assert info["num_images"] == 5
+    sweep("7,9")  # job 0 of this sweep is 7, not 5: nothing of the first sweep is moved aside
+    assert token(5) == first[5] and token(7) == first[7]  # 5 untouched, 7 found and skipped
+    assert (base / "dataset.num_images=9,dataset.image_size=32" / "demo_data" / "done.json").exists()
+    assert not list(base.glob("*/*.prev"))
+
+
+def test_optimized_metric_is_what_a_sweeper_gets(tmp_path):
+    from omegaconf import OmegaConf
+
+    from sdstylegan.pipeline.entry import optimized_value
+
+    outputs = {"evaluate": {"metrics": {"val/fid50k": 3.5, "val/kid50k": 0.1}, "standin": False}}
+    value = partial(optimized_value, outputs=outputs)
+    assert value(OmegaConf.create({"optimized_metric": None})) is None
+    assert value(OmegaConf.create({"optimized_metric": "evaluate.metrics.val/fid50k"})) == 3.5
+    assert value(OmegaConf.create({"optimized_metric": "evaluate.metrics.val/fid"})) == 3.5  # unique prefix
+    for bad, why in [
+        ("evaluate.metrics.val/", "no unique 'val/'"),  # two keys match
+        ("train.kimg", "no unique 'train'"),
+        ("evaluate.standin", "not a number"),
+        ("evaluate.metrics.val/fid50k.x", "not a group"),
+    ]:
+        with pytest.raises(ValueError, match=why):
+            value(OmegaConf.create({"optimized_metric": bad}))
+
+
+@pytest.mark.slow
+def test_optuna_search_example_runs_and_reports_the_best_trial(tmp_path):
+    tiny = ["dataset.num_images=12", "dataset.resolution=16", "dataset.image_size=16", "model.channel_base=256",
+            "model.channel_max=16", "model.z_dim=16", "model.w_dim=16", "training.batch_size=4",
+            "training.total_kimg=0.004", "training.callbacks.metrics.every_kimg=null", "metrics=standin",
+            "metrics.num_samples=8", "training.callbacks.samples.num=4", "dataset.datamodule.num_workers=0",
+            "pipeline.stages=[demo_data,train,evaluate]", "trainer.enable_progress_bar=false"]  # fmt: skip
+    out = _train(tmp_path, "-m", "experiment=demo", "hparams_search=optuna_demo", "hydra.sweeper.n_trials=2",
+                 "hydra.sweeper.sampler.n_startup_trials=2", *tiny)  # fmt: skip
+    values = [float(v) for v in re.findall(r"optimized_metric evaluate.metrics.val/fid = ([0-9.e-]+)", out)]
+    base = tmp_path / "outputs" / "demo" / "multirun"
+    best = yaml.safe_load((base / "optimization_results.yaml").read_text())
+    assert len(values) == 2 and best["best_value"] == min(values)
+    assert len(list(base.glob("training.r1_gamma=*/evaluate/done.json"))) == 2  # one folder per trial
 
 
 def test_unbuilt_stage_fails_at_start_with_its_name(tmp_path):

@@ -48,3 +48,33 @@ def run_from_config(cfg: DictConfig) -> dict[str, dict[str, Any]]:
         raise
     log.info("all stages done; run directory: %s", run_dir)
     return outputs
+
+
+def optimized_value(cfg: DictConfig, outputs: dict[str, dict[str, Any]]) -> float | None:
+    """The number `optimized_metric` names in the stages' outputs (for Hydra sweepers such as Optuna), or None.
+
+    `optimized_metric` is a dotted path `<stage>.<key>[.<key>…]`, e.g. `evaluate.metrics.val/fid50k`; its last
+    part may be a prefix matching exactly one key (`evaluate.metrics.val/fid` finds `val/fid2k_standin`), so a
+    search config need not know the sample count or whether a stand-in network is configured.
+    """
+    path = cfg.get("optimized_metric")
+    if not path:
+        return None
+    node: Any = outputs
+    parts = str(path).split(".")
+    for i, part in enumerate(parts):
+        if not isinstance(node, dict):
+            raise ValueError(f"optimized_metric={path}: '{'.'.join(parts[:i])}' is not a group of outputs")
+        if part not in node:
+            matches = [k for k in node if i == len(parts) - 1 and str(k).startswith(part)]
+            if len(matches) != 1:
+                raise ValueError(
+                    f"optimized_metric={path}: no unique '{part}' under '{'.'.join(parts[:i]) or 'stages'}' "
+                    f"(has: {sorted(node)})"
+                )
+            part = matches[0]
+        node = node[part]
+    if isinstance(node, bool) or not isinstance(node, (int, float)):
+        raise ValueError(f"optimized_metric={path} is {node!r}, not a number")
+    log.info("optimized_metric %s = %s", path, node)
+    return float(node)
