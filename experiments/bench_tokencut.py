@@ -1,12 +1,15 @@
 """Benchmark: TokenCut's cut solve against the published dense generalised solve, and crop-stage speed.
 
     python experiments/bench_tokencut.py                 # both parts, prints a markdown table
-    python experiments/bench_tokencut.py --part solver --repeats 5
+    OMP_NUM_THREADS=1 python experiments/bench_tokencut.py --part solver --repeats 9   # one thread each
     python experiments/bench_tokencut.py --part crop --images 32
 
-Part `solver`: for N = 768 (24×32 grid) and N = 3600 (60×60), token sets of two kinds — `scene`
-(smooth random feature field with a planted object: image-like) and `random` (i.i.d. 16-d tokens:
-no spatial structure) — the published solve (`scipy.linalg.eigh(D − A, D, subset_by_index=[1, 2])`,
+Part `solver`: for N = 768 (24×32 grid) and N = 3600 (60×60), token sets of four kinds — `scene`
+(smooth random feature field with a planted object: image-like), `scene_dense` (the same field plus a
+shared component, so that about half the pairs are edges, like DINO keys of photos), `random` (i.i.d.
+16-d tokens: no spatial structure) and `photo:<name>` (keys of the ViT-S/16 architecture, randomly
+initialised with seed 0, on the two photographs shipped with scikit-learn, resized to the grid: real
+image structure, dense graphs; not DINO's weights, which this machine lacks) — the published solve (`scipy.linalg.eigh(D − A, D, subset_by_index=[1, 2])`,
 float64, dense) and ours (`ncut_graph`, solver auto = Lanczos on D^-½AD^-½) run interleaved on the
 same graph; medians of `--repeats`, ratio, and whether the partitions are identical. End-to-end
 times (tokens → box, including the affinity) are reported too.
@@ -18,6 +21,7 @@ with random weights (same speed as the real weights; the boxes are not the point
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import sys
@@ -44,6 +48,41 @@ def scene_tokens(h: int, w: int, c: int = 384, seed: int = 0) -> np.ndarray:
     return f.astype(np.float32)
 
 
+def dense_scene_tokens(h: int, w: int, c: int = 384, seed: int = 0) -> np.ndarray:
+    """`scene_tokens` plus a component shared by every token: about half of all pairs become edges."""
+    f = scene_tokens(h, w, c, seed)
+    shared = np.random.default_rng(seed + 1).standard_normal(c).astype(np.float32)
+    return f + 0.41 * np.linalg.norm(f, axis=1).mean() / np.linalg.norm(shared) * shared  # density ≈ 0.45
+
+
+def photo_tokens(h: int, w: int) -> dict[str, np.ndarray]:
+    """Last-block keys of a ViT-S/16 (random init, seed 0) on scikit-learn's two sample photos."""
+    from PIL import Image
+    from sklearn.datasets import load_sample_images
+
+    from sdstylegan.detect.backbone import ViTKeys
+
+    torch.manual_seed(0)
+    vit = ViTKeys("vit_small_patch16_224.dino", pretrained=False)
+    photos = load_sample_images()
+    out = {}
+    for name, im in zip(photos.filenames, photos.images):
+        img = Image.fromarray(im).resize((16 * w, 16 * h), Image.LANCZOS)
+        x = torch.from_numpy(np.array(img)).permute(2, 0, 1)[None].float() / 127.5 - 1
+        keys, _ = vit(x)
+        out[f"photo:{Path(name).stem}"] = keys[0].numpy()
+    return out
+
+
+def token_sets(h: int, w: int) -> dict[str, np.ndarray]:
+    return {
+        "scene": scene_tokens(h, w),
+        "scene_dense": dense_scene_tokens(h, w),
+        "random": random_tokens(h * w),
+        **photo_tokens(h, w),
+    }
+
+
 def random_tokens(n: int, c: int = 16, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal((n, c)).astype(np.float32)
 
@@ -59,8 +98,7 @@ def bench_solver(repeats: int) -> list[dict]:
     rows = []
     for h, w in ((24, 32), (60, 60)):
         n_rep = repeats if h * w < 1000 else max(1, (repeats + 1) // 2)  # the dense solve at 3600 takes ~10 s
-        for kind in ("scene", "random"):
-            f = scene_tokens(h, w) if kind == "scene" else random_tokens(h * w)
+        for kind, f in token_sets(h, w).items():
             ft = torch.from_numpy(f)
             edges = binary_graph(ft)
             a = np.where(edges, 1.0, 1e-5)  # the published code's dense float64 affinity
@@ -105,6 +143,35 @@ def bench_solver(repeats: int) -> list[dict]:
                 }
             )
             print(rows[-1], flush=True)
+    return rows
+
+
+def bench_crossover(repeats: int) -> list[dict]:
+    """Whole `ncut_binary` with dense products vs CSR products, per N and density: where CSR pays."""
+    import sdstylegan.detect.tokencut as tc
+
+    rows = []
+    saved = tc.SPARSE_DENSITY, tc.SPARSE_MIN_N
+    try:
+        for h, w in ((24, 32), (40, 40), (60, 60)):
+            sets = {"scene": scene_tokens(h, w), "random": random_tokens(h * w)}
+            sets["random64"] = random_tokens(h * w, 64)
+            for kind, f in sets.items():
+                edges = binary_graph(torch.from_numpy(f))
+                times = {"dense": [], "csr": []}
+                for _ in range(repeats if h * w < 3000 else max(1, repeats // 3)):
+                    for mode, limits in (("dense", (0.0, 0)), ("csr", (1.01, 0))):
+                        tc.SPARSE_DENSITY, tc.SPARSE_MIN_N = limits
+                        t = time.perf_counter()
+                        ncut_binary(edges, (h, w))
+                        times[mode].append(time.perf_counter() - t)
+                d, c = statistics.median(times["dense"]), statistics.median(times["csr"])
+                rows.append(
+                    {"N": h * w, "tokens": kind, "density": float(edges.mean()), "dense_s": d, "csr_s": c}
+                )
+                print(rows[-1], flush=True)
+    finally:
+        tc.SPARSE_DENSITY, tc.SPARSE_MIN_N = saved
     return rows
 
 
@@ -164,12 +231,13 @@ def bench_crop(num_images: int) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--part", choices=["solver", "crop", "all"], default="all")
+    p.add_argument("--part", choices=["solver", "crossover", "crop", "all"], default="all")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--images", type=int, default=32)
     args = p.parse_args()
     print(
         f"# {platform.processor() or platform.machine()}, torch threads {torch.get_num_threads()}, "
+        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}, "
         f"cuda {torch.cuda.is_available()}"
     )
     if args.part in ("solver", "all"):
@@ -184,6 +252,15 @@ def main() -> None:
                 f"| {r['N']} ({r['grid']}) | {r['tokens']} | {r['edge_density']:.3f} | {r['dense_s']:.3f} | "
                 f"{r['ours_s']:.4f} | {r['ratio']:.1f}× | {r['min_ratio']:.1f}× | {r['e2e_dense_s']:.3f} / {r['e2e_ours_s']:.4f} | "
                 f"{r['e2e_ratio']:.1f}× | {'yes' if r['same_partition'] else 'NO'} |"
+            )
+    if args.part in ("crossover", "all"):
+        rows = bench_crossover(args.repeats)
+        print("\n| N | tokens | edge density | dense products (s) | CSR products (s) | CSR gain |")
+        print("|---|---|---|---|---|---|")
+        for r in rows:
+            print(
+                f"| {r['N']} | {r['tokens']} | {r['density']:.3f} | {r['dense_s']:.4f} | {r['csr_s']:.4f} "
+                f"| {r['dense_s'] / r['csr_s']:.2f}× |"
             )
     if args.part in ("crop", "all"):
         r = bench_crop(args.images)

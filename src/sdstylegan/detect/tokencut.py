@@ -8,12 +8,15 @@ Semantics (same partitions as the published dense solve `scipy.linalg.eigh(D - A
 
 Solver (the speed-up): with y = D^½x the problem is the symmetric eigenproblem of M = D^-½ A D^-½,
 whose top pair is known exactly (μ₁ = 1, u₁ ∝ D^½·1, because M·D^½1 = D^-½A1 = D^½1). The cut is the
-eigenvector of the second-largest μ₂ = 1 − λ₂: on the CPU a Lanczos partial solve (ARPACK `eigsh`,
-float64) on M with u₁ deflated, using sparse products M v = r ⊙ ((1 − ε)·E(r ⊙ v) + ε·Σ(r ⊙ v)) on the
-binary edge matrix E when it is sparse (r = D^-½); on a GPU (or `solver="torch"`) one batched
-`torch.linalg.eigh` of M for the whole batch. `solver="dense"` runs the published generalised solve.
-Similarities are computed in float32 (float64 tokens stay float64; fp16/bf16 tokens are promoted).
-Measured speed-ups: experiments/tokencut_2026-11-21.md.
+eigenvector of the second-largest μ₂ = 1 − λ₂. On the CPU: Lanczos with full reorthogonalisation and
+early stopping (`detect.lanczos`, float64) on the complement of u₁; it stops after 10–20 products on
+graphs from photos (the gap below μ₂ is wide), 40–80 on smooth synthetic scenes. Products are dense, or
+M v = r ⊙ ((1 − ε)·E(r ⊙ v) + ε·Σ(r ⊙ v)) on the sparse binary edge matrix E (r = D^-½) when N >
+`SPARSE_MIN_N` and fewer than `SPARSE_DENSITY` of the pairs are edges. On a GPU (or `solver="torch"`):
+one batched `torch.linalg.eigh` of M for the whole batch. `solver="dense"` runs the published
+generalised solve. Similarities are computed in float32 (float64 tokens stay float64; fp16/bf16 tokens
+are promoted). Measured speed-ups: experiments/tokencut_2026-11-21.md (synthetic graphs, the earlier
+ARPACK solver) and experiments/tokencut_solver_2026-11-28.md (this solver; graphs from photos too).
 
 Degenerate graphs (all tokens alike, several equally good cuts, one token) have no unique second
 eigenvector: when μ₁ − μ₂ or μ₂ − μ₃ is below `gap_tol` (or N < 2) the result is the documented
@@ -32,10 +35,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
-import scipy.sparse.linalg
+import scipy.sparse
 import torch
 from scipy import ndimage
 
+from sdstylegan.detect.lanczos import LanczosNotConverged, top_eigenpairs
 from sdstylegan.utils.logging import get_logger
 
 log = get_logger(__name__)
@@ -88,69 +92,68 @@ def affinity(feats: torch.Tensor | np.ndarray, tau: float = 0.2, eps: float = 1e
 
 # ---------------------------------------------------------------------------- solvers
 
-SPARSE_DENSITY = 0.25  # below this edge density a CSR product beats the dense one
+# A CSR product beats the dense one below this edge density, on graphs large enough to repay building the
+# CSR matrix (measured on one thread: at N = 768 dense wins at every density, at N = 1600 and 3600 CSR wins
+# 1.1–7× below 0.25; experiments/tokencut_solver_2026-11-28.md).
+SPARSE_DENSITY = 0.25
+SPARSE_MIN_N = 1000
+LANCZOS_TOLS = (1e-10, 1e-6)  # residuals of (μ₂, x) and μ₃: x error ≲ 1e-10/gap, μ₃ error ≲ 1e-12/gap
 
 
-def _lanczos_top2(matvec, u1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(μ₂, μ₃) and eigenvectors of M via ARPACK on M − u₁u₁ᵀ, where `matvec(v) = M v`."""
-    n = u1.shape[0]
-    op = scipy.sparse.linalg.LinearOperator(
-        (n, n), matvec=lambda v: matvec(v.ravel()) - u1 * (u1 @ v.ravel()), dtype=np.float64
-    )
-    v0 = np.random.default_rng(0).standard_normal(n)  # fixed start: deterministic results
-    # A wide Krylov space (48) and a residual tolerance of 1e-10·|μ| (eigenvector error ≲ 1e-10/gap, far
-    # below what moves a token across the mean) need 2–3× fewer products than ARPACK's defaults
-    # (20, machine precision) on token graphs: 49 vs 145 at N = 768, 141 vs 323 at N = 3600.
-    vals, vecs = scipy.sparse.linalg.eigsh(
-        op, k=2, which="LA", v0=v0, ncv=min(48, n - 1), tol=1e-10, maxiter=50 * n
-    )
-    order = np.argsort(vals)[::-1]
-    return vals[order], vecs[:, order]
+class _Graph:
+    """Degrees and products A v of one graph: a dense float `a`, or TokenCut's binary graph as bool
+    `edges` with `eps` (A = (1 − eps)·E + eps·11ᵀ, applied as (1 − eps)·E v + eps·Σv through a CSR
+    matrix when E is sparse, never formed densely)."""
+
+    def __init__(self, a: np.ndarray | None, edges: np.ndarray | None, eps: float, solver: str):
+        self.a, self.csr, self.eps = a, None, eps
+        if a is not None:
+            self.d = a.sum(axis=1)
+            return
+        n = edges.shape[0]
+        count = np.count_nonzero(edges, axis=1)
+        self.d = (1.0 - eps) * count + eps * n
+        if solver in ("auto", "lanczos") and n > SPARSE_MIN_N and count.sum() < SPARSE_DENSITY * n * n:
+            self.csr = scipy.sparse.csr_matrix(edges, dtype=np.float64)
+        else:
+            self.a = np.where(edges, 1.0, float(eps))
+
+    def dense(self) -> np.ndarray:
+        return self.a if self.a is not None else np.where(self.csr.toarray() > 0, 1.0, self.eps)
+
+    def matvec(self, v: np.ndarray) -> np.ndarray:
+        if self.a is not None:
+            return self.a @ v
+        return (1.0 - self.eps) * (self.csr @ v) + self.eps * v.sum()
+
+    def ncut_value(self, side: np.ndarray) -> float:
+        """cut(S, S̄)/assoc(S, V) + cut(S, S̄)/assoc(S̄, V) with cut = 1_Sᵀ A 1_S̄ (one product)."""
+        s = side.ravel().astype(np.float64)
+        if s.sum() in (0, s.size):
+            return 0.0
+        cut = float(s @ self.matvec(1.0 - s))
+        return cut / float(s @ self.d) + cut / float((1.0 - s) @ self.d)
 
 
-def _solve_numpy(
-    a: np.ndarray | None, edges: np.ndarray | None, eps: float, solver: str
-) -> tuple[np.ndarray, tuple[float, float, float]]:
-    """Cut eigenvector x (xᵀDx = 1) and (μ₁, μ₂, μ₃) of M for one graph: a dense float `a`, or
-    TokenCut's binary graph given as bool `edges` with `eps` (A = (1 − eps)·edges + eps·11ᵀ, never formed
-    densely when sparse: M v = r ⊙ ((1 − eps)·E(r ⊙ v) + eps·Σ(r ⊙ v)), r = D^-½)."""
-    if a is None:
-        d = (1.0 - eps) * edges.sum(axis=1, dtype=np.float64) + eps * edges.shape[0]
-        sparse = solver != "dense" and edges.shape[0] > SMALL_N and edges.mean() < SPARSE_DENSITY
-        if not sparse:
-            a = np.where(edges, 1.0, float(eps))
-    else:
-        d = a.sum(axis=1)
-        sparse = False
+def _solve_numpy(graph: _Graph, solver: str) -> tuple[np.ndarray, tuple[float, float, float]]:
+    """Cut eigenvector x (xᵀDx = 1) and (μ₁, μ₂, μ₃) of M = D^-½AD^-½ for one graph."""
+    d = graph.d
     n = d.shape[0]
     if solver == "dense":  # the published solve: generalised problem, dense, float64
+        a = graph.dense()
         lam, x = scipy.linalg.eigh(np.diag(d) - a, np.diag(d), subset_by_index=[0, min(2, n - 1)])
         mus = tuple(1.0 - v for v in lam) + (float("-inf"),) * (3 - len(lam))
         return x[:, 1], mus
     r = 1.0 / np.sqrt(np.maximum(d, np.finfo(np.float64).tiny))
-    if n <= SMALL_N:
-        vals, vecs = np.linalg.eigh(a * r[:, None] * r[None, :])
-        return vecs[:, -2] * r, (vals[-1], vals[-2], vals[-3] if n >= 3 else float("-inf"))
-    if sparse:
-        e = scipy.sparse.csr_matrix(edges, dtype=np.float64)
-
-        def matvec(v: np.ndarray) -> np.ndarray:
-            z = r * v
-            return r * ((1.0 - eps) * (e @ z) + eps * z.sum())
-    else:
-
-        def matvec(v: np.ndarray) -> np.ndarray:
-            return r * (a @ (r * v))
-
     u1 = np.sqrt(d) / np.linalg.norm(np.sqrt(d))  # top eigenvector of M, eigenvalue 1, known exactly
-    try:
-        vals, vecs = _lanczos_top2(matvec, u1)
-    except scipy.sparse.linalg.ArpackError as e:  # no convergence, or a zero Krylov space (M = u₁u₁ᵀ)
-        log.debug("ncut: Lanczos failed (N=%d: %s); using a dense solve", n, e)
-        a = np.where(edges, 1.0, float(eps)) if a is None else a
-        vals, vecs = np.linalg.eigh(a * r[:, None] * r[None, :] - np.outer(u1, u1))
-        vals, vecs = vals[::-1][:2], vecs[:, ::-1][:, :2]
-    return vecs[:, 0] * r, (1.0, vals[0], vals[1])
+    if n > SMALL_N:
+        try:
+            vals, vecs, _ = top_eigenpairs(lambda v: r * graph.matvec(r * v), n, u1[:, None], LANCZOS_TOLS)
+            return vecs[:, 0] * r, (1.0, vals[0], vals[1])
+        except LanczosNotConverged as e:
+            log.debug("ncut: %s (N=%d); using a dense solve", e, n)
+    vals, vecs = np.linalg.eigh(graph.dense() * r[:, None] * r[None, :])  # ascending; vals[-1] = 1
+    return vecs[:, -2] * r, (vals[-1], vals[-2], vals[-3] if n >= 3 else float("-inf"))
 
 
 def _solve_torch(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -175,17 +178,10 @@ def ncut_value(
 ) -> float:
     """Normalized cut of bipartition `side` (bool, N) on a dense affinity `a`, or TokenCut's graph given as
     bool `edges` and `eps` (A = (1 − eps)·edges + eps·11ᵀ): cut/assoc(S) + cut/assoc(S̄), in [0, 2]."""
-    side = np.asarray(side, dtype=bool).ravel()
-    n, ns = side.shape[0], int(side.sum())
-    if ns in (0, n):
-        return 0.0
-    if a is not None:
-        deg = a.sum(axis=1)
-        cut = float(a[np.ix_(side, ~side)].sum())
-    else:
-        deg = (1.0 - eps) * edges.sum(axis=1, dtype=np.float64) + eps * n
-        cut = (1.0 - eps) * float(edges[np.ix_(side, ~side)].sum()) + eps * ns * (n - ns)
-    return cut / float(deg[side].sum()) + cut / float(deg[~side].sum())
+    if a is None and edges is None:
+        raise ValueError("ncut_value needs a dense affinity `a` or a binary graph `edges`")
+    graph = _Graph(None if a is None else np.asarray(a, dtype=np.float64), edges, eps, "auto")
+    return graph.ncut_value(np.asarray(side, dtype=bool))
 
 
 # ---------------------------------------------------------------------------- partition
@@ -279,17 +275,17 @@ def _cut(
 ) -> NcutResult:
     if grid_hw[0] * grid_hw[1] < 2:
         return _fallback(grid_hw, "a single token cannot be cut")
+    graph = _Graph(a, edges, eps, solver)
     if solver == "torch":
-        a = np.where(edges, 1.0, float(eps)) if a is None else a
-        x, mus = _solve_torch(torch.from_numpy(a)[None])
+        x, mus = _solve_torch(torch.from_numpy(graph.dense())[None])
         x, mus = x[0].numpy(), tuple(mus[0].tolist())
     else:
-        x, mus = _solve_numpy(a, edges, eps, solver)
+        x, mus = _solve_numpy(graph, solver)
     reason = _check_gap(mus, gap_tol)
     res = _fallback(grid_hw, reason) if reason else partition(x, grid_hw)
     res.eigengap = float(mus[1] - mus[2])
     if not reason:
-        res.ncut_value = ncut_value(res.bipartition, a, edges, eps)
+        res.ncut_value = graph.ncut_value(res.bipartition)
     return res
 
 
