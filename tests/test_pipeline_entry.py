@@ -73,7 +73,7 @@ def _cfg(run: Path, stages=("draw",), seed: int = 7, **top) -> OmegaConf:
 @pytest.fixture(autouse=True)
 def _clear(monkeypatch):
     RAN.clear()
-    for key in ("RANK", "SLURM_PROCID", "LOCAL_RANK"):
+    for key in ("RANK", "SLURM_PROCID", "LOCAL_RANK", "WORLD_SIZE", "SLURM_NTASKS"):  # one process
         monkeypatch.delenv(key, raising=False)
 
 
