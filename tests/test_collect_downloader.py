@@ -9,11 +9,11 @@ import time
 import zlib
 
 import pytest
+from loopback import LoopbackServer, Route
 from PIL import Image
 
 from sdstylegan.collect.downloader import ContentPolicy, Task, download, process_item, read_local
 from sdstylegan.collect.items import CollectItem
-from loopback import LoopbackServer, Route
 from sdstylegan.collect.store import ContentStore
 from sdstylegan.collect.transport import ThreadSessions, TransportConfig
 

@@ -7,9 +7,9 @@ import threading
 import time
 
 import pytest
+from loopback import LoopbackServer, Route
 
 from sdstylegan.collect.fetch import Fetched, check_url, fetch_bytes, host_key
-from loopback import LoopbackServer, Route
 from sdstylegan.collect.outcomes import Outcome
 from sdstylegan.collect.transport import TransportConfig, new_session
 

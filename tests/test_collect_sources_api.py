@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from loopback import LoopbackServer, Route
+
 from sdstylegan.collect.sources import Source
 from sdstylegan.collect.sources.api import ApiClient, SourceError
 from sdstylegan.collect.sources.flickr import FlickrSource

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from loopback import LoopbackServer, Route
+
 from sdstylegan.collect.sources.api import ApiClient, SourceError
 from sdstylegan.collect.sources.reddit import RedditSource, post_images
 from sdstylegan.collect.transport import TransportConfig

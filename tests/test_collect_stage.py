@@ -12,11 +12,11 @@ import sys
 import time
 
 import numpy as np
+from loopback import LoopbackServer, Route
 from PIL import Image, ImageOps
 
 from sdstylegan.collect.downloader import ContentPolicy
 from sdstylegan.collect.items import CollectItem, write_items
-from loopback import LoopbackServer, Route
 from sdstylegan.collect.stage import collect_items
 from sdstylegan.collect.transport import TransportConfig
 from sdstylegan.data.manifest import read_manifest

@@ -14,7 +14,6 @@ from sdstylegan.data.datamodule import ManifestImageDataset
 from sdstylegan.data.manifest import read_manifest
 from sdstylegan.distill.ground_truth import auroc
 from sdstylegan.distill.reconstruction import reconstruct, unit_images
-from sdstylegan.pipeline.context import MissingInputError
 from sdstylegan.pipeline.entry import run_from_config
 from sdstylegan.training.checkpoint import load_generator, load_network
 from sdstylegan.utils.safe_build import UntrustedConfigError
@@ -149,8 +148,10 @@ def check_detection_report(
 
 def test_self_filter_without_train_raw_names_what_is_missing(make_cfg):
     cfg = make_cfg([*TINY, "pipeline.stages=[demo_data,self_filter]"])
-    with pytest.raises(MissingInputError, match="needs 'checkpoint'"):
-        run_from_config(cfg)
+    with pytest.raises(
+        ValueError, match=r"stage 'self_filter' needs 'checkpoint' from one of \['train_raw'\]"
+    ):
+        run_from_config(cfg)  # at start, before demo_data runs
 
 
 def test_hostile_train_raw_checkpoint_is_refused_by_self_filter(make_cfg, tmp_path):

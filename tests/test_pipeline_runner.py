@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 from omegaconf import open_dict
 
-from sdstylegan.pipeline.context import MissingInputError, StageContext, StageNotBuiltError
+from sdstylegan.pipeline.context import (
+    MissingInputError,
+    StageContext,
+    StageNotBuiltError,
+    UndeclaredInputError,
+)
 from sdstylegan.pipeline.runner import run_pipeline
 
 CALLS: list[tuple[str, bool]] = []
@@ -38,7 +43,7 @@ def _cfg(make_cfg, stages, **extra):
         cfg.toy = {"value": extra.get("value", 1)}
         reg = cfg.pipeline.registry
         reg.a = {"fn": f"{__name__}.stage_a", "config": ["toy"]}
-        reg.b = {"fn": f"{__name__}.stage_b", "config": []}
+        reg.b = {"fn": f"{__name__}.stage_b", "config": [], "inputs": {"value": ["a"]}}
         reg.crash = {"fn": f"{__name__}.stage_crash", "config": ["toy"]}
         reg.future = {"fn": None, "config": []}
         cfg.pipeline.stages = stages
@@ -96,8 +101,13 @@ def test_not_built_stage_fails_at_start_naming_it(make_cfg):
 def test_unknown_stage_and_missing_input(make_cfg):
     with pytest.raises(ValueError, match="unknown stage"):
         run_pipeline(_cfg(make_cfg, ["a", "nope"]))
-    with pytest.raises(MissingInputError, match="'value'"):
+    with pytest.raises(ValueError, match="stage 'b' needs 'value'"):  # at start: a is not listed
         run_pipeline(_cfg(make_cfg, ["b"]))
+    cfg = _cfg(make_cfg, ["b"])
+    with open_dict(cfg):
+        cfg.pipeline.registry.b.optional = ["value"]  # the stage decides: here it still needs it
+    with pytest.raises(MissingInputError, match="'value'"):
+        run_pipeline(cfg)
 
 
 def test_demo_data_stage_skip_and_force(make_cfg):
@@ -151,3 +161,32 @@ def test_folder_made_by_another_rank_is_not_moved_aside(make_cfg):
     run_pipeline(cfg)
     assert not (Path(cfg.paths.run_dir) / "a.prev").exists()
     assert (Path(cfg.paths.run_dir) / "a" / "done.json").exists()
+
+
+def test_inputs_are_declared_and_checked_at_start(make_cfg):
+    cfg = _cfg(make_cfg, ["b"])  # b needs 'value' from a, which is not in the stage list
+    with pytest.raises(ValueError, match=r"stage 'b' needs 'value' from one of \['a'\].*add one"):
+        run_pipeline(cfg)
+    assert CALLS == []  # refused before anything ran
+    cfg = _cfg(make_cfg, ["a", "b"])
+    with open_dict(cfg):
+        cfg.pipeline.registry.b.inputs = {"value": ["a", "nonexistent"]}
+    with pytest.raises(ValueError, match=r"inputs name unknown stage\(s\) \['nonexistent'\]"):
+        run_pipeline(cfg)
+    with open_dict(cfg):
+        cfg.pipeline.registry.b.inputs = {"other": ["a"]}  # b reads 'value', which is not declared
+    with pytest.raises(UndeclaredInputError, match=r"stage 'b' reads 'value'.*declares value: None"):
+        run_pipeline(cfg)
+    with open_dict(cfg):
+        cfg.pipeline.registry.b.inputs = {"value": ["a"]}
+        cfg.pipeline.registry.b.ranks = "some"
+    with pytest.raises(ValueError, match=r"ranks must be one of \('zero', 'all'\)"):
+        run_pipeline(cfg)
+
+
+def test_every_registered_stage_declares_its_rank_policy_and_real_stages_for_its_inputs(make_cfg):
+    reg = make_cfg(["experiment=demo"]).pipeline.registry
+    for name, spec in reg.items():
+        assert spec.get("ranks") in ("zero", "all"), name
+        for key, sources in (spec.get("inputs") or {}).items():
+            assert set(sources) <= set(reg), (name, key)

@@ -126,16 +126,20 @@ def test_bad_proof_values_stop_the_run_before_its_first_stage(make_cfg):
             "proof.num_samples=1",
             "proof.psis=[0.5,1.5]",
             "proof.classifier.holdout=1",
-            "pipeline.stages=[demo_data,train_raw,train,proof]",
+            "pipeline.stages=[demo_data,train_raw,self_filter,train_random,train_all,train,cluster,proof]",
         ]
     )
     with pytest.raises(ValidationError) as err:
         run_pipeline(cfg)
     text = str(err.value)
-    assert "proof reads the outputs of self_filter, cluster" in text
     assert "proof.num_samples=1: must be an integer ≥ 2" in text and "proof.psis=[0.5, 1.5]" in text
     assert "proof.classifier.holdout=1: must be a number in (0, 1)" in text
     assert not (Path(cfg.paths.run_dir) / "demo_data").exists()
+    cfg = make_cfg([*TINY, "pipeline.stages=[demo_data,train_raw,train,proof]"])  # no self_filter, cluster
+    with pytest.raises(
+        ValueError, match=r"stage 'proof' needs 'report' from one of \['self_filter', 'cluster'\]"
+    ):
+        run_pipeline(cfg)
 
 
 @pytest.mark.slow

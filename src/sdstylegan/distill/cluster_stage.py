@@ -28,7 +28,6 @@ from sdstylegan.data.manifest import read_manifest
 from sdstylegan.distill.ground_truth import mode_recovery
 from sdstylegan.distill.kmeans import KMeansResult, kmeans
 from sdstylegan.distill.pictures import grid
-from sdstylegan.distill.ranks import on_rank_zero
 from sdstylegan.distill.reconstruction import unit_images
 from sdstylegan.distill.records import cluster_agreement, load_ground_truth, write_rebased
 from sdstylegan.distill.truncation import multimodal_truncate, nearest_image, render
@@ -115,11 +114,7 @@ def needs(cfg: Any) -> list[str]:
 
 
 def run_cluster(ctx: StageContext) -> dict[str, Any]:
-    """Stage `cluster` (once: on rank 0 under DDP, see `distill.ranks`): see the module docstring."""
-    return on_rank_zero(_run_cluster, ctx)
-
-
-def _run_cluster(ctx: StageContext) -> dict[str, Any]:
+    """Stage `cluster` (registry `ranks: zero`: rank 0 runs it under DDP): see the module docstring."""
     from sdstylegan.training.checkpoint import load_generator
 
     t0 = time.time()

@@ -28,7 +28,6 @@ from sdstylegan.data.manifest import read_manifest
 from sdstylegan.distill.baselines import discriminator_outlier_scores, feature_mean_distance
 from sdstylegan.distill.ground_truth import outlier_detection_report
 from sdstylegan.distill.pictures import pair_grid, score_histogram
-from sdstylegan.distill.ranks import on_rank_zero
 from sdstylegan.distill.reconstruction import ScoredSet, score_images
 from sdstylegan.distill.records import load_ground_truth, outlier_removal, write_rebased
 from sdstylegan.distill.threshold import ThresholdResult, kept_floor, search_threshold
@@ -114,11 +113,7 @@ def needs(cfg: DictConfig) -> list[str]:
 
 
 def run_self_filter(ctx: StageContext) -> dict[str, Any]:
-    """Stage `self_filter` (once: on rank 0 under DDP, see `distill.ranks`): see the module docstring."""
-    return on_rank_zero(_run_self_filter, ctx)
-
-
-def _run_self_filter(ctx: StageContext) -> dict[str, Any]:
+    """Stage `self_filter` (registry `ranks: zero`: rank 0 runs it under DDP): see the module docstring."""
     from sdstylegan.training.checkpoint import load_generator, load_network
 
     t0 = time.time()

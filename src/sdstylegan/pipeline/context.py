@@ -2,7 +2,9 @@
 
 A stage is a function `run(ctx: StageContext) -> dict` listed in `pipeline.registry`; the dict it
 returns (paths relative to the run directory, counts, …) is stored in its `done.json` and handed
-to later stages as `ctx.inputs[<stage>]`.
+to later stages as `ctx.inputs[<stage>]`. What a stage reads is declared in its registry entry
+(`inputs: {manifest: [crop, self_filter], checkpoint: [train]}`): `ctx.latest(key)` answers from the
+latest of the declared stages only, and reading an undeclared key is an error.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ class MissingInputError(RuntimeError):
     """A stage needs the output of an earlier stage that this run neither ran nor found."""
 
 
+class UndeclaredInputError(RuntimeError):
+    """A stage reads an output its registry entry does not declare (a bug in the stage or the registry)."""
+
+
 @dataclass
 class StageContext:
     name: str
@@ -30,6 +36,7 @@ class StageContext:
     stage_dir: Path
     inputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     resume: bool = False  # True when an unfinished attempt with the same fingerprint left files here
+    sources: dict[str, list[str]] | None = None  # registry `inputs`: key → stages it may come from
 
     def path(self, relative: str | Path) -> Path:
         """Resolve a path stored relative to the run directory."""
@@ -45,8 +52,21 @@ class StageContext:
             return str(p)
 
     def latest(self, key: str, *stages: str) -> Any:
-        """The value `key` from the latest of `stages` (or of any earlier stage) that produced it."""
-        order = list(stages) if stages else list(self.inputs)
+        """The value `key` from the last of `stages` (in the order named) that produced it; without
+        `stages`, from the latest in run order of the stages the registry declares for it (or of all)."""
+        if self.sources is not None:
+            declared = self.sources.get(key)
+            if declared is None or not set(stages) <= set(declared):
+                raise UndeclaredInputError(
+                    f"stage '{self.name}' reads '{key}' from {list(stages) or 'any stage'}, but "
+                    f"pipeline.registry.{self.name}.inputs declares {key}: {declared}"
+                )
+        if stages:
+            order = list(stages)
+        elif self.sources is not None:
+            order = [s for s in self.inputs if s in self.sources[key]]
+        else:
+            order = list(self.inputs)
         for stage in reversed(order):
             out = self.inputs.get(stage)
             if out is not None and key in out:

@@ -37,6 +37,14 @@ from sdstylegan import __version__
 from sdstylegan.pipeline.context import StageContext, StageNotBuiltError
 from sdstylegan.pipeline.fingerprint import fingerprint, missing_keys, select_config
 from sdstylegan.pipeline.preflight import check_networks
+from sdstylegan.pipeline.ranks import (
+    FAILED,
+    POLICIES,
+    agree,
+    on_rank_zero,
+    wait_for_record,
+    waits_for_rank_zero,
+)
 from sdstylegan.pipeline.validate import config_problems, report
 from sdstylegan.pipeline.verify import describe_outputs, verify_outputs
 from sdstylegan.utils.io import read_json, write_json
@@ -57,6 +65,9 @@ class Stage(NamedTuple):
     check: Any = None
     verify: Any = verify_outputs
     exclude: tuple[str, ...] = ()
+    inputs: dict[str, list[str]] | None = None  # key → stages it may come from (`ctx.latest`)
+    optional: tuple[str, ...] = ()  # input keys the stage can do without (it decides, e.g. a config path)
+    ranks: str = "zero"  # which processes run it: zero (rank 0, others receive) | all
 
 
 def _import(name: str, what: str, path: str) -> Any:
@@ -109,9 +120,36 @@ def _resolve_stages(cfg: DictConfig) -> list[Stage]:
                 hooks["check"],
                 hooks["verify"] or verify_outputs,
                 tuple(spec.get("exclude") or ()),
+                *_inputs_and_ranks(name, spec, stages, registry),
             )
         )
     return resolved
+
+
+def _inputs_and_ranks(
+    name: str, spec: Any, stages: list[str], registry: Any
+) -> tuple[dict[str, list[str]], tuple[str, ...], str]:
+    """A stage's declared inputs, optional keys and rank policy, checked against the stage list."""
+    inputs = {str(k): [str(s) for s in v] for k, v in (spec.get("inputs") or {}).items()}
+    optional = tuple(str(k) for k in spec.get("optional") or ())
+    ranks = str(spec.get("ranks", "zero"))
+    if ranks not in POLICIES:
+        raise ValueError(f"pipeline.registry.{name}.ranks must be one of {POLICIES}, got {ranks!r}")
+    unknown = sorted({s for v in inputs.values() for s in v} - set(registry))
+    undeclared = sorted(set(optional) - set(inputs))
+    if unknown or undeclared:
+        raise ValueError(
+            f"pipeline.registry.{name}: inputs name unknown stage(s) {unknown}" if unknown else
+            f"pipeline.registry.{name}: optional names undeclared input(s) {undeclared}"
+        )  # fmt: skip
+    before = set(stages[: stages.index(name)])
+    for key, sources in inputs.items():
+        if key not in optional and not before & set(sources):
+            raise ValueError(
+                f"stage '{name}' needs '{key}' from one of {sources}, and none of them comes before it in "
+                f"pipeline.stages {stages}; add one"
+            )
+    return inputs, optional, ranks
 
 
 def _state(
@@ -211,6 +249,12 @@ def run_pipeline(cfg: DictConfig) -> dict[str, dict[str, Any]]:
             inputs[name] = done["outputs"]
             upstream.append(done["token"])
             continue
+        if waits_for_rank_zero(st.ranks):  # several launched tasks, no process group yet: rank 0 works
+            wait_s = float(cfg.pipeline.get("rank_wait_hours") or 48) * 3600
+            record = wait_for_record(stage_dir, fp, wait_s, not_before=time.time() - 60)
+            inputs[name] = record["outputs"]
+            upstream.append(record["token"])
+            continue
         started = read_json(started_path) if started_path.exists() else None
         unfinished = (
             done is None and started is not None and started.get("fingerprint") == fp and name not in force
@@ -229,14 +273,29 @@ def run_pipeline(cfg: DictConfig) -> dict[str, dict[str, Any]]:
             log.info("stage %-11s %s: previous outputs moved to %s", name, why, prev)
         stage_dir.mkdir(parents=True, exist_ok=True)
         if is_zero:
+            (stage_dir / FAILED).unlink(missing_ok=True)
             write_json(started_path, {"fingerprint": fp, "time": time.time()})
         log.info("stage %-11s %s in %s", name, "resuming" if resume else "running", stage_dir)
         t0 = time.time()
         ctx = StageContext(
-            name=name, cfg=cfg, run_dir=run_dir, stage_dir=stage_dir, inputs=dict(inputs), resume=resume
+            name=name,
+            cfg=cfg,
+            run_dir=run_dir,
+            stage_dir=stage_dir,
+            inputs=dict(inputs),
+            resume=resume,
+            sources=st.inputs,
         )
-        outputs = fn(ctx) or {}
-        token = uuid.uuid4().hex
+        token = uuid.uuid4().hex  # every rank must chain rank 0's token into later fingerprints
+        try:
+            if st.ranks == "zero":
+                outputs, token = on_rank_zero(lambda c, f=fn, t=token: (f(c) or {}, t), ctx)
+            else:
+                outputs, token = fn(ctx) or {}, agree(token)
+        except BaseException as e:
+            if is_zero:  # ranks waiting on disk for this stage fail with it instead of waiting on
+                write_json(stage_dir / FAILED, {"fingerprint": fp, "time": time.time(), "error": f"{e!r}"})
+            raise
         record = {
             "fingerprint": fp,
             "token": token,
@@ -244,6 +303,7 @@ def run_pipeline(cfg: DictConfig) -> dict[str, dict[str, Any]]:
             "seconds": round(time.time() - t0, 3),
             "extend": extend,
             "config": selected,
+            "time": time.time(),
         }
         if is_zero:
             record["files"] = describe_outputs(

@@ -29,7 +29,6 @@ from omegaconf import DictConfig
 
 from sdstylegan.data.datamodule import ManifestImageDataset, uint8_to_float
 from sdstylegan.data.demo import MODES
-from sdstylegan.distill.ranks import on_rank_zero
 from sdstylegan.distill.reconstruction import reconstruct
 from sdstylegan.distill.records import load_ground_truth
 from sdstylegan.distill.truncation import render
@@ -60,11 +59,6 @@ GENERATORS = {
 def needs(cfg: DictConfig) -> list[str]:
     """Networks `proof` builds (pipeline preflight): LPIPS (multi-modal truncation) and the FID extractor."""
     return ["metrics.lpips", "metrics.inception"]
-
-
-def run_proof(ctx: StageContext) -> dict[str, Any]:
-    """Stage `proof` (once: on rank 0 under DDP): see the module docstring."""
-    return on_rank_zero(_run_proof, ctx)
 
 
 def _read_report(ctx: StageContext, stage: str) -> dict[str, Any]:
@@ -132,7 +126,8 @@ def _reconstruction_picture(
     return labelled_pairs(rows)
 
 
-def _run_proof(ctx: StageContext) -> dict[str, Any]:
+def run_proof(ctx: StageContext) -> dict[str, Any]:
+    """Stage `proof` (registry `ranks: zero`: rank 0 runs it under DDP): see the module docstring."""
     from sdstylegan.training.checkpoint import load_generator
 
     t0 = time.time()
@@ -144,9 +139,7 @@ def _run_proof(ctx: StageContext) -> dict[str, Any]:
         )
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     seed, res, batch = int(cfg.seed), int(cfg.dataset.resolution), int(pcfg.batch_size)
-    stages = list(ctx.inputs)
-    before_filter = stages[: stages.index("self_filter")] if "self_filter" in stages else stages
-    scored_manifest = ctx.path(ctx.latest("manifest", *before_filter))
+    scored_manifest = ctx.path(ctx.latest("manifest", "demo_data", "crop"))  # what self_filter scored
     ds = ManifestImageDataset(scored_manifest, res)
     images = torch.stack([ds[i] for i in range(len(ds))])
     rows = [truth.get(r.id, {}) for r in ds.records]

@@ -27,9 +27,9 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from sdstylegan.data.demo import MODES
-from sdstylegan.distill.ranks import on_rank_zero
 from sdstylegan.distill.records import load_ground_truth
 from sdstylegan.pipeline.context import StageContext
+from sdstylegan.pipeline.ranks import on_rank_zero
 from sdstylegan.sketch.data import SketchDataModule, load_sketch_folder, sketch_files
 from sdstylegan.sketch.demo_sketches import SketchPose, mode_index, write_demo_sketches
 from sdstylegan.sketch.evaluate import measure
