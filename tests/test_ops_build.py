@@ -16,7 +16,7 @@ from sdstylegan.ops import bias_act, build, setup_filter, upfirdn2d
 @pytest.fixture
 def fresh_state(monkeypatch, tmp_path):
     """A process that has not tried to build yet, building into a temp folder."""
-    monkeypatch.setattr(build, "_state", {"ext": None, "error": None, "warned": False})
+    monkeypatch.setattr(build, "_state", {"ext": None, "error": None, "warned": False, "problems": None})
     monkeypatch.setenv("SDSTYLEGAN_OPS_BUILD_DIR", str(tmp_path / "ops_build"))
     monkeypatch.delenv("SDSTYLEGAN_OPS", raising=False)
     return tmp_path / "ops_build"
@@ -138,3 +138,53 @@ def test_kernel_bias_act_code_matches_reference_to_second_order(host_kernels, ac
         results.append((y, gx, gb, ggx, ggb))
     for got, want in zip(*results, strict=True):
         torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-9)
+
+
+class StandInExtension:
+    """A stand-in for the compiled module with the same entry points, computing on the CPU; `wrong` plants a
+    bug of the kind a bad build could have (a bias added twice, a filter tap dropped)."""
+
+    def __init__(self, wrong: bool):
+        self.wrong = wrong
+
+    def bias_act(self, x, b, xref, yref, dim, grad, code, alpha, gain, clamp):
+        from sdstylegan.ops.bias_act import ACTIVATIONS, _bias_act_ref
+
+        spec = next(a for a in ACTIVATIONS.values() if a.code == code)
+        y = _bias_act_ref(x, b if b.numel() else None, dim, spec, alpha, gain, clamp)
+        return y + (b.reshape(1, -1, 1, 1) if self.wrong else 0)
+
+    def upfirdn2d(self, x, f, upx, upy, downx, downy, px0, px1, py0, py1, flip, gain):
+        from sdstylegan.ops.upfirdn2d import _upfirdn2d_ref_2d
+
+        f = f[:, :-1] if self.wrong and f.shape[1] > 1 else f
+        return _upfirdn2d_ref_2d(x, f, (upx, upy), (downx, downy), (px0, px1, py0, py1), flip, gain)
+
+
+def test_a_correct_extension_passes_the_first_use_check_and_is_used(fresh_state):
+    ext = StandInExtension(wrong=False)
+    build._state["ext"] = ext
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning at all
+        assert build.extension_or_fallback("auto", "cpu") is ext
+    assert build._state["problems"] == []
+
+
+def test_a_wrong_extension_warns_once_and_auto_falls_back_to_the_reference(fresh_state):
+    build._state["ext"] = StandInExtension(wrong=True)
+    with pytest.warns(RuntimeWarning, match="disagree with the reference: bias_act act=linear") as rec:
+        assert build.extension_or_fallback("auto", "cpu") is None
+    assert any("upfirdn2d up=2" in p for p in build._state["problems"])
+    assert len(rec) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the second call is silent
+        assert build.extension_or_fallback("auto", "cpu") is None
+    with pytest.raises(build.OpsBuildError, match="disagree"):  # asked for the kernels explicitly
+        build.extension_or_fallback("cuda", "cpu")
+
+
+@pytest.mark.gpu
+def test_the_real_kernels_pass_the_first_use_check():
+    from sdstylegan.ops.self_check import kernel_problems
+
+    assert kernel_problems(build.build_extension(), "cuda") == []

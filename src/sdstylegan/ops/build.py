@@ -4,7 +4,9 @@ Nothing here runs at import time. The extension is compiled with torch.utils.cpp
 first CUDA call that wants it, cached in a folder keyed by a hash of the sources (CUDA_HOME and
 TORCH_CUDA_ARCH_LIST are honoured by PyTorch's builder). `impl='auto'` falls back to the reference
 with ONE warning naming the reason and the build log; `SDSTYLEGAN_OPS=ref` forces the reference
-everywhere, `SDSTYLEGAN_OPS=cuda` makes a failed build an error.
+everywhere, `SDSTYLEGAN_OPS=cuda` makes a failed build an error. On first use the kernels are compared
+with the reference on small random inputs (`ops.self_check`); a disagreement is a fallback like a
+failed build.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ class OpsBuildError(RuntimeError):
 
 
 # Module-level cache of the one compiled extension (a process-wide resource, like an import).
-_state: dict[str, object] = {"ext": None, "error": None, "warned": False}
+_state: dict[str, object] = {"ext": None, "error": None, "warned": False, "problems": None}
 
 
 def _source_hash() -> str:
@@ -140,10 +142,18 @@ def resolve_impl(impl: str) -> str:
     return impl
 
 
-def extension_or_fallback(impl: str) -> ModuleType | None:
-    """The compiled extension, building it on first use; None (after one warning) when 'auto' cannot have it."""
+def extension_or_fallback(impl: str, device: torch.device | str = "cuda") -> ModuleType | None:
+    """The compiled extension, built and checked against the reference on `device` on first use; None
+    (after one warning) when 'auto' cannot have it or its kernels disagree with the reference."""
     ext = _extension()
-    if ext is None:
+    if ext is not None and _state["problems"] is None:
+        from sdstylegan.ops.self_check import kernel_problems
+
+        _state["problems"] = kernel_problems(ext, device)
+        if _state["problems"]:
+            _state["error"] = "the CUDA kernels disagree with the reference: " + "; ".join(_state["problems"])
+            log.error("sdstylegan ops: %s", _state["error"])
+    if ext is None or _state["problems"]:
         if impl == "cuda":
             raise OpsBuildError(str(_state["error"]))
         if not _state["warned"]:
@@ -153,6 +163,7 @@ def extension_or_fallback(impl: str) -> ModuleType | None:
                 RuntimeWarning,
                 stacklevel=4,
             )
+        return None
     return ext
 
 
@@ -166,4 +177,4 @@ def cuda_extension_for(x: torch.Tensor, impl: str) -> ModuleType | None:
         if impl == "cuda":
             raise ValueError(f"impl='cuda' needs a CUDA tensor, got one on {x.device}")
         return None
-    return extension_or_fallback(resolved)
+    return extension_or_fallback(resolved, x.device)
