@@ -253,6 +253,22 @@ def test_dataset_smaller_than_one_batch_is_refused(manifest):
 # Two CPU processes (gloo), launched like torchrun would: Lightning sees LOCAL_RANK and joins them.
 
 
+class CountAllReduce(pl.Callback):
+    """Counts DDP's gradient all-reduces (one per bucket per synchronised backward) through a comm hook."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def on_fit_start(self, trainer, module):
+        from torch.distributed.algorithms.ddp_comm_hooks.default_hooks import allreduce_hook
+
+        def counting(state, bucket):
+            self.calls += 1
+            return allreduce_hook(state, bucket)
+
+        trainer.strategy.model.register_comm_hook(None, counting)
+
+
 def _ddp_worker(manifest: str, cfg_json: str, out_dir: str) -> None:
     import json
 
@@ -260,11 +276,13 @@ def _ddp_worker(manifest: str, cfg_json: str, out_dir: str) -> None:
 
     torch.manual_seed(0)  # same initial weights on both ranks (DDP also broadcasts them)
     module = StyleGAN2Module(tiny_model(), json.loads(Path(cfg_json).read_text()))
+    hook = CountAllReduce()
     trainer = make_trainer(
         Path(out_dir),
         devices=2,
         deterministic=False,
         strategy=DDPStrategy(find_unused_parameters=True, process_group_backend="gloo"),
+        callbacks=[hook],
     )
     data = TrainingDataModule(
         ManifestDataModule(manifest, resolution=RES, batch_size=2, num_workers=0), seed=0, min_images=4
@@ -272,6 +290,7 @@ def _ddp_worker(manifest: str, cfg_json: str, out_dir: str) -> None:
     trainer.fit(module, datamodule=data)
     torch.save(
         {
+            "allreduce_calls": hook.calls,
             "G_ema": params(module.G_ema),
             "G": params(module.G),
             "nimg": int(module.cur_nimg),
@@ -282,14 +301,8 @@ def _ddp_worker(manifest: str, cfg_json: str, out_dir: str) -> None:
     )
 
 
-@pytest.mark.slow  # ~20 s on 2 busy cores: two interpreters, gloo rendezvous
-def test_two_process_cpu_ddp_keeps_ranks_identical(make_cfg, manifest, tmp_path):
-    import json
-    import os
-    import socket
-    import subprocess
-    import sys
-
+@pytest.mark.slow  # ~40 s on 2 busy cores: twice two interpreters, gloo rendezvous
+def test_two_process_cpu_ddp_keeps_ranks_identical_and_syncs_once_per_phase(make_cfg, manifest, tmp_path):
     cfg = training_cfg(
         make_cfg,
         "training.total_kimg=0.012",
@@ -299,6 +312,28 @@ def test_two_process_cpu_ddp_keeps_ranks_identical(make_cfg, manifest, tmp_path)
         "training.ada.interval=1",
         "training.ada.kimg=1",
     )
+    results = {}
+    for rounds in (1, 2):  # batch_gpu 2 (one round per phase) and 1 (two accumulation rounds)
+        out = tmp_path / f"rounds{rounds}"
+        out.mkdir()
+        results[rounds] = _launch_two_ranks(manifest, {**cfg, "batch_gpu": 2 // rounds}, out)
+    for r0, r1 in results.values():
+        assert r0["nimg"] == r1["nimg"] == 12  # 3 minibatches of 2 images × 2 ranks
+        assert r0["p"] == r1["p"] and r0["pl_mean"] == r1["pl_mean"]
+        for name in ("G", "G_ema"):
+            for k in r0[name]:
+                assert torch.equal(r0[name][k], r1[name][k]), f"{name}.{k} differs between ranks"
+    # gradients are all-reduced once per phase, not once per accumulation round
+    assert results[2][0]["allreduce_calls"] == results[1][0]["allreduce_calls"] > 0
+
+
+def _launch_two_ranks(manifest, cfg: dict, tmp_path: Path) -> tuple[dict, dict]:
+    import json
+    import os
+    import socket
+    import subprocess
+    import sys
+
     (tmp_path / "cfg.json").write_text(json.dumps(cfg))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -324,12 +359,7 @@ def test_two_process_cpu_ddp_keeps_ranks_identical(make_cfg, manifest, tmp_path)
         )
     logs = [p.communicate(timeout=300)[0].decode(errors="replace") for p in procs]
     assert all(p.returncode == 0 for p in procs), logs[0][-3000:] + logs[1][-3000:]
-    r0, r1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2))
-    assert r0["nimg"] == r1["nimg"] == 12  # 3 minibatches of 2 images × 2 ranks
-    assert r0["p"] == r1["p"] and r0["pl_mean"] == r1["pl_mean"]
-    for name in ("G", "G_ema"):
-        for k in r0[name]:
-            assert torch.equal(r0[name][k], r1[name][k]), f"{name}.{k} differs between ranks"
+    return tuple(torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2))
 
 
 if __name__ == "__main__":
@@ -360,3 +390,13 @@ def test_encoder_terms_reach_g_only_when_update_generator(make_cfg, manifest, tm
         after.append(params(module.G))
     same = all(torch.equal(after[0][k], after[1][k]) for k in after[0])
     assert same != update_generator
+
+
+def test_sanitize_gradients_replaces_nan_and_inf_and_leaves_finite_values():
+    from sdstylegan.training.module import sanitize_gradients
+
+    lin = torch.nn.Linear(2, 2)
+    lin.weight.grad = torch.tensor([[float("nan"), 1.5], [float("inf"), -float("inf")]])
+    lin.bias.grad = None  # a parameter without gradient stays without
+    sanitize_gradients(lin)
+    assert lin.weight.grad.tolist() == [[0.0, 1.5], [1e5, -1e5]] and lin.bias.grad is None

@@ -263,3 +263,28 @@ def test_init_from_starts_a_fresh_stage_from_pretrained_weights(make_cfg, tmp_pa
                 run_dir=tmp_path / "x",
             )
         )
+
+
+def test_backends_are_set_from_the_config_every_run():
+    from omegaconf import OmegaConf
+
+    from sdstylegan.training.stage import configure_backends
+
+    saved = (
+        torch.backends.cudnn.benchmark,
+        torch.backends.cuda.matmul.allow_tf32,
+        torch.backends.cudnn.allow_tf32,
+    )
+    try:
+        flags = configure_backends(OmegaConf.create({"cudnn_benchmark": False, "allow_tf32": True}))
+        assert flags == {"cudnn_benchmark": False, "allow_tf32": True}
+        assert not torch.backends.cudnn.benchmark
+        assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
+        configure_backends(OmegaConf.create({}))  # the defaults: NVlabs' (autotune on, TF32 off)
+        assert torch.backends.cudnn.benchmark and not torch.backends.cuda.matmul.allow_tf32
+    finally:
+        (
+            torch.backends.cudnn.benchmark,
+            torch.backends.cuda.matmul.allow_tf32,
+            torch.backends.cudnn.allow_tf32,
+        ) = saved

@@ -13,6 +13,7 @@ state, pl_mean (all buffers), per-rank RNG states and the W&B run id (see `on_sa
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import random
 import time
@@ -22,6 +23,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
+from pytorch_lightning.strategies import ParallelStrategy
 
 from sdstylegan.training.ada import AdaController
 from sdstylegan.training.ema import ema_beta, update_ema
@@ -35,6 +37,14 @@ CHECKPOINT_FORMAT = 1
 
 def _auto(value: Any, default: float) -> float:
     return float(default) if value in (None, "auto") else float(value)
+
+
+def sanitize_gradients(module: torch.nn.Module) -> None:
+    """NaN → 0 and ±inf → ±1e5 in every gradient before the step, as NVlabs' training loop does: one bad
+    value (an fp16 overflow in one round) then cannot poison the weights and the Adam moments."""
+    for p in module.parameters():
+        if p.grad is not None:
+            torch.nan_to_num_(p.grad, nan=0.0, posinf=1e5, neginf=-1e5)
 
 
 class StyleGAN2Module(pl.LightningModule):
@@ -144,15 +154,26 @@ class StyleGAN2Module(pl.LightningModule):
                     f"The last good checkpoint is {self.trainer.default_root_dir}/checkpoints/last.ckpt "
                     f"(untouched); lower the learning rate or r1_gamma, or use trainer.precision=32-true."
                 )
-            self.manual_backward(loss / len(chunks))
+            # Gradients are all-reduced once per phase, on its last round (NVlabs syncs once per phase too).
+            with self._no_sync(last=real is chunks[-1]):
+                self.manual_backward(loss / len(chunks))
             for k, v in out.items():
                 if v.ndim == 0:
                     stats[k] = stats.get(k, 0) + v.detach().float() / len(chunks)
                 else:
                     stats[k] = v if k not in stats else torch.cat([stats[k], v])
+        for m in modules:
+            sanitize_gradients(m)
         for opt in opts:
             opt.step()
         return stats
+
+    def _no_sync(self, last: bool) -> Any:
+        """Skip DDP's gradient all-reduce on every accumulation round but the last of a phase."""
+        strategy = self.trainer.strategy
+        if last or not isinstance(strategy, ParallelStrategy) or self.trainer.world_size == 1:
+            return contextlib.nullcontext()
+        return strategy.block_backward_sync()
 
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> None:
         real = batch

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
@@ -55,6 +56,19 @@ def build_loggers(cfg: DictConfig, save_dir: Path, resumed: dict[str, Any] | Non
             extra.update(version=f"from_kimg{resumed['kimg']:09.3f}")
         loggers.append(instantiate(node, **extra))
     return loggers
+
+
+def configure_backends(training: DictConfig) -> dict[str, bool]:
+    """Set cuDNN autotuning and TF32 from the config (`training.cudnn_benchmark`, `training.allow_tf32`),
+    explicitly for every training run rather than inheriting whatever the process had; returns them."""
+    flags = {
+        "cudnn_benchmark": bool(training.get("cudnn_benchmark", True)),
+        "allow_tf32": bool(training.get("allow_tf32", False)),
+    }
+    torch.backends.cudnn.benchmark = flags["cudnn_benchmark"]
+    torch.backends.cuda.matmul.allow_tf32 = flags["allow_tf32"]
+    torch.backends.cudnn.allow_tf32 = flags["allow_tf32"]
+    return flags
 
 
 def log_config(loggers: list[Any], cfg: DictConfig, stage: str) -> None:
@@ -104,6 +118,7 @@ def train_generator(ctx: StageContext, encoder: bool, manifest: Path | None = No
         log.info("%s: resuming from %s (kimg %.3f)", ctx.name, last, meta["kimg"])
     loggers = build_loggers(cfg, ctx.stage_dir, meta)
     log_config(loggers, cfg, ctx.name)
+    log.info("%s: backends %s", ctx.name, configure_backends(cfg.training))
     trainer = build_trainer(cfg, ctx.stage_dir, loggers)
     world = trainer.world_size
     batch = int(cfg.training.batch_size)
