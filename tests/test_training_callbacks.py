@@ -6,6 +6,7 @@ import csv
 from pathlib import Path
 from types import SimpleNamespace
 
+import torch
 import yaml
 from test_training_stage import TINY, every
 
@@ -46,3 +47,12 @@ def test_metrics_and_losses_share_the_minibatch_axis_and_the_config_is_logged(ma
     hparams = yaml.safe_load((csv_dir / "hparams.yaml").read_text(encoding="utf-8"))
     assert hparams["stage"] == "train" and hparams["training"]["batch_size"] == 4
     assert hparams["paths"]["run_dir"] == str(cfg.paths.run_dir)  # resolved, not an interpolation
+
+
+def test_metric_networks_are_built_once_and_kept_between_evaluations(make_cfg):
+    from sdstylegan.training.callbacks import GeneratorMetrics
+
+    cfg = make_cfg(["metrics=standin"])
+    cb = GeneratorMetrics(every_kimg=1, num_samples=8, metrics=cfg.metrics)
+    first = cb.suite(torch.device("cpu"))
+    assert cb.suite(torch.device("cpu")) is first  # the second evaluation reuses the extractors

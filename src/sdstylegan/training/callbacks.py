@@ -137,6 +137,8 @@ class GeneratorMetrics(pl.Callback):
         self.every_kimg, self.num_samples = every_kimg, num_samples
         self.cfg = metrics if OmegaConf.is_config(metrics) else OmegaConf.create(metrics or {})
         self.batch, self.seed = int(batch), int(seed)
+        self._suite: Any = None  # MetricSuite, built on first use for the module's device
+        self._suite_device: torch.device | None = None
 
     def setup(self, trainer: pl.Trainer, module: pl.LightningModule, stage: str) -> None:
         """Fail at start, not hours in: the metrics code must import and its feature extractors must build."""
@@ -168,8 +170,6 @@ class GeneratorMetrics(pl.Callback):
 
     def compute(self, trainer: pl.Trainer, module: pl.LightningModule) -> dict[str, float]:
         """Every rank generates its share (seed offset by rank); the metrics code combines the statistics."""
-        from sdstylegan.metrics.evaluate import generator_metrics
-
         G = module.G_ema
         gen = torch.Generator().manual_seed(self.seed + 1000003 * trainer.global_rank)
 
@@ -181,14 +181,21 @@ class GeneratorMetrics(pl.Callback):
         data = trainer.datamodule
         manifest = str(getattr(getattr(data, "inner", data), "manifest_path", ""))
         key = hashlib.sha256(f"{manifest}|{module.resolution}".encode()).hexdigest()[:16]
-        return generator_metrics(
-            sample_fn,
-            self.real_loader(trainer),
-            self.cfg,
-            num_samples=self.num_samples,
-            cache_key=f"train-{key}",
-            device=module.device,
+        return (
+            self.suite(module.device)
+            .evaluate(
+                sample_fn, self.real_loader(trainer), num_samples=self.num_samples, cache_key=f"train-{key}"
+            )
+            .values
         )
+
+    def suite(self, device: torch.device) -> Any:
+        """The metric networks, built once per device and kept between evaluations (not rebuilt each time)."""
+        from sdstylegan.metrics.evaluate import MetricSuite
+
+        if self._suite is None or self._suite_device != device:
+            self._suite, self._suite_device = MetricSuite(self.cfg, device=device), device
+        return self._suite
 
     def on_train_batch_end(self, trainer: pl.Trainer, module: pl.LightningModule, *args: Any) -> None:
         if not (crossed(self.every_kimg, module) or (self.every_kimg and trainer.should_stop)):
