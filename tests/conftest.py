@@ -25,6 +25,27 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+def tiny_run(num_images: int = 12, resolution: int = 16, experiment: str = "demo") -> list[str]:
+    """Overrides for a whole-pipeline test run in seconds: tiny demo data, a tiny StyleGAN2, stand-in metrics,
+    no progress bars; test files add what they exercise."""
+    return [
+        f"experiment={experiment}",
+        f"dataset.num_images={num_images}",
+        f"dataset.resolution={resolution}",
+        f"dataset.image_size={resolution}",
+        "dataset.num_workers=1",
+        "dataset.datamodule.num_workers=0",
+        "model.channel_base=256",
+        "model.channel_max=16",
+        "model.z_dim=16",
+        "model.w_dim=16",
+        "training.batch_size=4",
+        "metrics=standin",
+        "trainer.enable_progress_bar=false",
+        "print_config=false",
+    ]
+
+
 def compose_config(overrides: list[str], run_dir: Path | None = None) -> DictConfig:
     """Compose conf/config.yaml like train.py does; `paths.run_dir` points at `run_dir`."""
     with initialize_config_dir(version_base="1.3", config_dir=str(CONF)):

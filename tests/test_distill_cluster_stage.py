@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import tiny_run
 from hydra.utils import instantiate
 from PIL import Image
 
@@ -23,23 +24,10 @@ from sdstylegan.training.checkpoint import load_generator
 from sdstylegan.utils.seeding import derive_seed
 
 TINY = [
-    "experiment=demo",
-    "dataset.num_images=16",
-    "dataset.resolution=32",
-    "dataset.image_size=32",
-    "dataset.num_workers=1",
-    "dataset.datamodule.num_workers=0",
-    "model.channel_base=256",
-    "model.channel_max=16",
-    "model.z_dim=16",
-    "model.w_dim=16",
-    "training.batch_size=4",
+    *tiny_run(16, 32),
     "training.total_kimg=0.004",
     "training.callbacks.samples.num=4",
     "training.callbacks.metrics.every_kimg=null",
-    "metrics=standin",
-    "trainer.enable_progress_bar=false",
-    "print_config=false",
     "clustering=demo",
     "clustering.num_samples=300",
     "clustering.num_clusters=4",

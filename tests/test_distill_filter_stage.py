@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import tiny_run
 from hydra.utils import instantiate
 
 from sdstylegan.data.datamodule import ManifestImageDataset
@@ -23,23 +24,10 @@ from hostile import payloads, snapshot  # noqa: E402
 
 # 24 demo images at 32², a tiny StyleGAN2 + encoder trained for one minibatch, stand-in LPIPS/Inception.
 TINY = [
-    "experiment=demo",
-    "dataset.num_images=24",
-    "dataset.resolution=32",
-    "dataset.image_size=32",
-    "dataset.num_workers=1",
-    "dataset.datamodule.num_workers=0",
-    "model.channel_base=256",
-    "model.channel_max=16",
-    "model.z_dim=16",
-    "model.w_dim=16",
-    "training.batch_size=4",
+    *tiny_run(24, 32),
     "training.total_kimg=0.004",
     "training.callbacks.samples.num=4",
     "training.callbacks.metrics.every_kimg=null",
-    "metrics=standin",
-    "trainer.enable_progress_bar=false",
-    "print_config=false",
     "filtering=demo",
     "filtering.batch_size=8",
     "filtering.grid_size=4",

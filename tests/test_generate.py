@@ -16,28 +16,15 @@ from sdstylegan.pipeline.entry import run_from_config
 from sdstylegan.training.checkpoint import load_generator
 
 sys.path.insert(0, str(Path(__file__).parent))
-from conftest import compose_config  # noqa: E402
+from conftest import compose_config, tiny_run  # noqa: E402
 from hostile import payloads, snapshot  # noqa: E402
 from nvlabs_fake import tree, write_snapshot  # noqa: E402
 
 TINY = [
-    "experiment=demo",
-    "dataset.num_images=16",
-    "dataset.resolution=32",
-    "dataset.image_size=32",
-    "dataset.num_workers=1",
-    "dataset.datamodule.num_workers=0",
-    "model.channel_base=256",
-    "model.channel_max=16",
-    "model.z_dim=16",
-    "model.w_dim=16",
-    "training.batch_size=4",
+    *tiny_run(16, 32),
     "training.total_kimg=0.004",
     "training.callbacks.samples.num=4",
     "training.callbacks.metrics.every_kimg=null",
-    "metrics=standin",
-    "trainer.enable_progress_bar=false",
-    "print_config=false",
     "clustering=demo",
     "clustering.num_samples=200",
     "clustering.num_clusters=3",

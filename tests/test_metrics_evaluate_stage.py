@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import tiny_run
 from hydra.utils import instantiate
 from PIL import Image
 
@@ -15,23 +16,11 @@ from sdstylegan.metrics.evaluate_stage import evaluate_generator, manifest_cache
 from sdstylegan.pipeline.entry import run_from_config
 
 TINY = [
-    "experiment=demo",
-    "dataset.num_images=12",
-    "dataset.resolution=16",
-    "dataset.num_workers=1",
-    "dataset.datamodule.num_workers=0",
-    "model.channel_base=256",
-    "model.channel_max=16",
-    "model.z_dim=16",
-    "model.w_dim=16",
-    "training.batch_size=4",
-    "metrics=standin",
+    *tiny_run(12, 16),
     "metrics.num_samples=24",
     "metrics.batch_size=8",
     "metrics.kid.subsets=4",
     "metrics.kid.subset_size=8",
-    "trainer.enable_progress_bar=false",
-    "print_config=false",
 ]
 
 

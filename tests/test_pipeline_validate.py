@@ -9,31 +9,18 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import compose_config
+from conftest import compose_config, tiny_run
 
 from sdstylegan.pipeline.runner import run_pipeline
 from sdstylegan.pipeline.validate import ValidationError
 
 # 12 demo images at 16², a tiny G + E trained for one minibatch with FID (stand-in) so best.ckpt exists.
 TINY = [
-    "experiment=demo",
-    "dataset.num_images=12",
-    "dataset.resolution=16",
-    "dataset.image_size=16",
-    "dataset.num_workers=1",
-    "dataset.datamodule.num_workers=0",
-    "model.channel_base=256",
-    "model.channel_max=16",
-    "model.z_dim=16",
-    "model.w_dim=16",
-    "training.batch_size=4",
+    *tiny_run(12, 16),
     "training.total_kimg=0.004",
     "training.callbacks.samples.num=4",
     "training.callbacks.metrics.num_samples=8",
-    "metrics=standin",
     "metrics.lpips.net=vgg",
-    "trainer.enable_progress_bar=false",
-    "print_config=false",
 ]
 EVERY = [f"training.callbacks.{c}.every_kimg=0.004" for c in ("checkpoint", "samples", "metrics")]
 TRAIN_RAW = [*TINY, *EVERY, "pipeline.stages=[demo_data,train_raw]"]

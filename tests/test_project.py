@@ -13,27 +13,14 @@ from sdstylegan.pipeline.entry import run_from_config
 from sdstylegan.project import main
 
 sys.path.insert(0, str(Path(__file__).parent))
-from conftest import compose_config  # noqa: E402
+from conftest import compose_config, tiny_run  # noqa: E402
 
 TINY = [
-    "experiment=demo",
-    "dataset.num_images=12",
-    "dataset.resolution=16",
-    "dataset.image_size=16",
+    *tiny_run(12, 16),
     "metrics.lpips.net=vgg",
-    "dataset.num_workers=1",
-    "dataset.datamodule.num_workers=0",
-    "model.channel_base=256",
-    "model.channel_max=16",
-    "model.z_dim=16",
-    "model.w_dim=16",
-    "training.batch_size=4",
     "training.total_kimg=0.004",
     "training.callbacks.samples.num=4",
     "training.callbacks.metrics.every_kimg=null",
-    "metrics=standin",
-    "trainer.enable_progress_bar=false",
-    "print_config=false",
     "pipeline.stages=[demo_data,train_raw]",
 ]
 

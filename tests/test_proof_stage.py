@@ -7,29 +7,17 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import tiny_run
 
 from sdstylegan.data.manifest import read_manifest
 from sdstylegan.pipeline.entry import run_from_config
 from sdstylegan.proof.subsets import subset_records
 
 TINY = [
-    "experiment=demo_proof",
-    "dataset.num_images=40",
-    "dataset.resolution=32",
-    "dataset.image_size=32",
-    "dataset.num_workers=1",
+    *tiny_run(40, 32, experiment="demo_proof"),
     "dataset.outlier_fraction=0.3",
-    "dataset.datamodule.num_workers=0",
-    "model.channel_base=256",
-    "model.channel_max=16",
-    "model.z_dim=16",
-    "model.w_dim=16",
-    "training.batch_size=4",
     "training.total_kimg=0.008",
     "training.callbacks.samples.num=4",
-    "metrics=standin",
-    "trainer.enable_progress_bar=false",
-    "print_config=false",
     "clustering.num_samples=200",
     "clustering.num_clusters=4",
     "clustering.n_init=1",

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import tiny_run
 
 from sdstylegan.data.manifest import ManifestRecord, read_manifest, write_manifest
 from sdstylegan.pipeline.context import MissingInputError, StageContext
@@ -101,25 +102,12 @@ def test_train_subset_refuses_an_unscored_manifest_before_writing(tmp_path):
 
 
 TINY = [
-    "experiment=demo",
-    "dataset.num_images=12",
-    "dataset.resolution=16",
-    "dataset.image_size=16",
-    "dataset.num_workers=1",
-    "dataset.datamodule.num_workers=0",
-    "model.channel_base=256",
-    "model.channel_max=16",
-    "model.z_dim=16",
-    "model.w_dim=16",
-    "training.batch_size=4",
+    *tiny_run(12, 16),
     "training.total_kimg=0.004",
     "training.callbacks.samples.num=4",
     "training.callbacks.checkpoint.every_kimg=0.004",
     "training.callbacks.metrics.every_kimg=0.004",
     "training.callbacks.metrics.num_samples=8",
-    "metrics=standin",
-    "trainer.enable_progress_bar=false",
-    "print_config=false",
 ]
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import tiny_run
 
 from sdstylegan.pipeline.entry import run_from_config
 from sdstylegan.training.checkpoint import load_checkpoint, load_generator, load_network
@@ -17,22 +18,9 @@ from sdstylegan.training.checkpoint import load_checkpoint, load_generator, load
 ROOT = Path(__file__).resolve().parents[1]
 
 TINY = [
-    "experiment=demo",
-    "dataset.num_images=12",
-    "dataset.resolution=16",
-    "dataset.image_size=16",
+    *tiny_run(12, 16),
     "metrics.lpips.net=vgg",
-    "dataset.num_workers=1",
-    "dataset.datamodule.num_workers=0",
-    "model.channel_base=256",
-    "model.channel_max=16",
-    "model.z_dim=16",
-    "model.w_dim=16",
-    "training.batch_size=4",
     "training.callbacks.samples.num=4",
-    "metrics=standin",
-    "trainer.enable_progress_bar=false",
-    "print_config=false",
 ]
 
 
