@@ -135,11 +135,6 @@ def test_a_missing_proof_node_is_reported_not_raised():
     assert len(lines) == 9  # five counts, two fractions, the learning rate, ψ
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="bug: a scalar proof.psis makes check_proof raise TypeError instead of a line",
-)
 def test_a_single_psi_instead_of_a_list_is_a_line_not_a_crash():
     """`proof.psis=0.5` on the command line (one ψ, not a list): the check iterates the float and raises
     TypeError, so the run reports 'the config of stage proof cannot be read: TypeError: 'float' object is not

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 NEEDED = ("self_filter", "train", "cluster")  # stages whose outputs the proof reads
 
@@ -44,8 +44,8 @@ def check_proof(cfg: DictConfig) -> list[str]:
     if not (_number(get("proof.classifier.lr")) and get("proof.classifier.lr") > 0):
         lines.append(f"proof.classifier.lr={get('proof.classifier.lr')}: must be a number > 0")
     psis = get("proof.psis")
-    if not psis or not all(_number(p) and 0 <= p <= 1 for p in psis):
-        lines.append(
-            f"proof.psis={None if psis is None else list(psis)}: must be a non-empty list of ψ in [0, 1]"
-        )
+    is_list = isinstance(psis, (list, tuple, ListConfig))
+    if not is_list or not psis or not all(_number(p) and 0 <= p <= 1 for p in psis):
+        shown = list(psis) if is_list else psis
+        lines.append(f"proof.psis={shown}: must be a non-empty list of ψ in [0, 1]")
     return lines

@@ -12,6 +12,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import torch
 
@@ -62,14 +63,26 @@ def load_state_dict(
                 f"{config_key}={src}: not a readable checkpoint ({type(e).__name__}: {e})"
             ) from e
     if src.startswith(("http://", "https://")):
-        model_dir = str(Path(cache_dir).expanduser()) if cache_dir else None
+        model_dir = Path(cache_dir).expanduser() if cache_dir else Path(torch.hub.get_dir()) / "checkpoints"
+        cached = model_dir / Path(urlparse(src).path).name  # where torch.hub keeps the download
+        had_file = cached.is_file()
         try:
             with torch.serialization.safe_globals(list(safe_types)):
                 return torch.hub.load_state_dict_from_url(
-                    src, model_dir=model_dir, map_location="cpu", weights_only=True
+                    src, model_dir=str(model_dir), map_location="cpu", weights_only=True
                 )
         except Exception as e:
-            raise WeightsNotFoundError(_offline_message(src, config_key, hint, e)) from e
+            if not cached.is_file():  # nothing arrived: the network is the problem
+                raise WeightsNotFoundError(_offline_message(src, config_key, hint, e)) from e
+            # The file arrived but does not load: cut off, or not a weights-only checkpoint. Remove it, so
+            # a later run downloads it anew instead of failing on the same bytes forever.
+            cached.unlink()
+            where = "a cached copy" if had_file else "the download"
+            raise ValueError(
+                f"{config_key}={src}: {where} ({cached}) is not a readable weights-only checkpoint "
+                f"({type(e).__name__}: {e}); it was removed, so the next run downloads it again. "
+                f"If that fails too, the file at the URL is not a plain state dict. {hint}".strip()
+            ) from e
     if os.sep in src or src.endswith((".pt", ".pth", ".bin", ".safetensors", ".pkl")):
         raise WeightsNotFoundError(f"{config_key}={src}: no such file. {hint}".strip())
     raise WeightsNotFoundError(f"{config_key}={src}: neither a file nor an http(s) URL. {hint}".strip())
@@ -90,7 +103,13 @@ def create_timm_model(
     if weights_file is not None:
         model = timm.create_model(name, pretrained=False, **kwargs)
         state = load_state_dict(weights_file, config_key=config_key, hint=hint)
-        missing, unexpected = model.load_state_dict(state, strict=False)
+        try:
+            missing, unexpected = model.load_state_dict(state, strict=False)
+        except RuntimeError as e:  # same names, other shapes: e.g. ViT-B weights for a ViT-S
+            raise ValueError(
+                f"{config_key}={weights_file}: the weights do not fit {name} "
+                f"({str(e).splitlines()[-1].strip()}) — is it a checkpoint of this architecture and size?"
+            ) from e
         if missing:
             raise ValueError(
                 f"{config_key}={weights_file}: {len(missing)} weights missing for {name}, "
