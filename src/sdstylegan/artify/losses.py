@@ -61,8 +61,8 @@ def histogram_remap(f: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     n, m = x.shape[1], t.shape[1]
     if m != n:
         t = F.interpolate(t[None], size=n, mode="linear", align_corners=True)[0]
-    ranks = x.argsort(dim=1).argsort(dim=1)
-    return torch.gather(t, 1, ranks).view_as(f)
+    order = x.argsort(dim=1)  # one sort: the k-th smallest value of x receives the k-th smallest target
+    return torch.empty_like(t, memory_format=torch.contiguous_format).scatter_(1, order, t).reshape(f.shape)
 
 
 def total_variation(x: torch.Tensor) -> torch.Tensor:

@@ -154,7 +154,7 @@ def two_stage_search(index: ArtIndex, fmap: torch.Tensor, shortlist: int = 100, 
 
     if index.ann is None:
         load_ann(index)
-    k = min(int(shortlist), len(index))
+    k = min(max(int(shortlist), int(top_k)), len(index))  # never fewer candidates than answers
     if hasattr(index.ann, "hnsw"):
         faiss.ParameterSpace().set_index_parameter(index.ann, "efSearch", max(2 * k, 64))
     q = _ann_vectors(global_descriptor(fmap.reshape(-1, *fmap.shape[-3:])[:1]).numpy())
