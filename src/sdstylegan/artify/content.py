@@ -57,7 +57,9 @@ def generated(
         images = F.interpolate(images, size=(resolution, resolution), mode="bicubic", antialias=True).clamp(
             -1, 1
         )
-    stem = (src.run_dir or src.checkpoint.parent).name
+    ckpt = src.checkpoint
+    in_run = ckpt.parent.name == "checkpoints" and len(ckpt.parents) > 2  # <run>/<stage>/checkpoints/x.ckpt
+    stem = src.run_dir.name if src.run_dir else ckpt.parents[2].name if in_run else ckpt.stem
     return [
         Content(f"{stem}_seed{s:04d}", img[None], f"{src.checkpoint} seed {s} psi {psi:g}")
         for s, img in zip(seeds, images.cpu())
