@@ -11,7 +11,6 @@ Gram matrix and per-channel histograms are what the result has to reproduce.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from sdstylegan.artify.patches import nearest_patches, normalized_patches
 
@@ -51,18 +50,34 @@ def gram(f: torch.Tensor) -> torch.Tensor:
     return x @ x.transpose(1, 2) / x.shape[-1]
 
 
-def histogram_remap(f: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """`f` (1, C, H, W) with each channel's values replaced, rank for rank, by the sorted values of `target`.
+def sorted_channels(target: torch.Tensor) -> torch.Tensor:
+    """(1, C, H, W) → (C, H·W): each channel's values sorted (the quantile function `histogram_remap` reads)."""
+    return target.flatten(2)[0].sort(dim=1).values
 
-    Histogram matching (Risser et al. 2017): the loss ‖f − remap‖² pulls every channel's distribution to
-    the target's. `target` may have another number of positions: its quantiles are interpolated.
+
+def histogram_remap(f: torch.Tensor, target_sorted: torch.Tensor, bins: int = 256) -> torch.Tensor:
+    """`f` (1, C, H, W) with each channel mapped through its own CDF and the target's quantile function.
+
+    Histogram matching (Risser et al. 2017): the loss ‖f − remap‖² pulls every channel's distribution to the
+    target's. The CDF of `f` comes from a `bins`-bin histogram, linear within a bin (no sort per step: a
+    256² conv1_1 map is 2M values); `target_sorted` is `sorted_channels(target)`, any number of values.
+    The map is monotone, takes min to the target's min and max to its max.
     """
-    x, t = f.flatten(2)[0], target.flatten(2)[0].sort(dim=1).values  # (C, n), (C, m)
-    n, m = x.shape[1], t.shape[1]
-    if m != n:
-        t = F.interpolate(t[None], size=n, mode="linear", align_corners=True)[0]
-    order = x.argsort(dim=1)  # one sort: the k-th smallest value of x receives the k-th smallest target
-    return torch.empty_like(t, memory_format=torch.contiguous_format).scatter_(1, order, t).reshape(f.shape)
+    x = f.flatten(2)[0]  # (C, n)
+    n, m = x.shape[1], target_sorted.shape[1]
+    lo, hi = x.amin(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)
+    pos = (x - lo) / (hi - lo).clamp_min(1e-12) * bins
+    idx = pos.long().clamp(max=bins - 1)
+    hist = torch.zeros(x.shape[0], bins, dtype=x.dtype, device=x.device).scatter_add_(
+        1, idx, torch.ones_like(x)
+    )
+    below = hist.cumsum(dim=1) - hist
+    u = (below.gather(1, idx) + (pos - idx) * hist.gather(1, idx)) / n  # empirical CDF in [0, 1]
+    q = u * (m - 1)
+    i0 = q.floor().long().clamp(0, m - 1)
+    i1 = (i0 + 1).clamp(max=m - 1)
+    w = q - i0
+    return (target_sorted.gather(1, i0) * (1 - w) + target_sorted.gather(1, i1) * w).view_as(f)
 
 
 def total_variation(x: torch.Tensor) -> torch.Tensor:

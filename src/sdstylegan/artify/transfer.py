@@ -18,7 +18,15 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
-from sdstylegan.artify.losses import gram, histogram_remap, match_field, propagate, rearrange, total_variation
+from sdstylegan.artify.losses import (
+    gram,
+    histogram_remap,
+    match_field,
+    propagate,
+    rearrange,
+    sorted_channels,
+    total_variation,
+)
 from sdstylegan.artify.vgg import VGGFeatures
 
 TERMS = ("content", "style", "histogram", "tv")
@@ -58,7 +66,7 @@ class _Objective:
             self.content_target = fc[content_layer]
             targets = {name: matched(fc[name].shape[-2:], fs[name]) for name in {*style_layers, *hist_layers}}
             self.grams = {name: gram(targets[name]) for name in style_layers}
-            self.hist_targets = {name: targets[name] for name in hist_layers}
+            self.hist_targets = {name: sorted_channels(targets[name]) for name in hist_layers}
         self.scale = {k: 1.0 for k in TERMS}
 
     def terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
