@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
-from sdstylegan.sketch.demo_sketches import SketchPose, mode_index, render_sketch, write_demo_sketches
+from sdstylegan.sketch.demo_sketches import (
+    SketchPose,
+    mode_index,
+    render_pose_photo,
+    render_sketch,
+    write_demo_sketches,
+)
+from sdstylegan.sketch.sketchers import XDoGSketcher
 
 
 def line_box(img: Image.Image) -> tuple[int, int, int, int]:
@@ -50,3 +58,19 @@ def test_write_demo_sketches_numbers_files_after_start(tmp_path):
     assert np.array_equal(
         np.asarray(Image.open(paths[0])), np.asarray(render_sketch(2, 0, 5, 32, SketchPose()))
     )
+
+
+def test_sketcher_style_is_f_of_demo_photos_of_the_pose(tmp_path):
+    F = XDoGSketcher()
+    paths = write_demo_sketches(
+        tmp_path, 2, 0, 2, 32, SketchPose(), style="sketcher", sketcher=F, clutter=0.1
+    )
+    photo = Image.open(tmp_path / "photos" / paths[0].name)
+    assert photo.mode == "RGB" and photo.size == (32, 32)
+    assert np.array_equal(np.asarray(photo), np.asarray(render_pose_photo(2, 0, 0, 32, SketchPose(), 0.1)))
+    x = torch.from_numpy(np.array(photo, dtype=np.float32)).permute(2, 0, 1)[None] / 127.5 - 1
+    want = ((F(x)[0, 0] + 1) * 127.5).round().to(torch.uint8).numpy()
+    assert np.array_equal(np.asarray(Image.open(paths[0])), want)
+    assert (want < 128).any() and (want > 250).mean() > 0.5, "dark lines on white paper"
+    with pytest.raises(ValueError, match="sketcher needs F"):
+        write_demo_sketches(tmp_path, 2, 0, 1, 32, SketchPose(), style="sketcher")

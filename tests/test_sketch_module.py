@@ -14,6 +14,7 @@ from sdstylegan.sketch.demo_sketches import SketchPose, write_demo_sketches
 from sdstylegan.sketch.loss import translate
 from sdstylegan.sketch.module import ShiftedGenerator, SketchModule, fold_w_shift
 from sdstylegan.sketch.sketchers import XDoGSketcher
+from sdstylegan.training.callbacks import KimgCheckpoint
 from sdstylegan.training.data import TrainingDataModule
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -49,11 +50,47 @@ def sketches(tmp_path_factory) -> torch.Tensor:
     return load_sketch_folder(folder, RES)
 
 
-def fit_one_step(module: SketchModule, manifest: Path, sketches: torch.Tensor, root: Path) -> None:
+def sketch_data(manifest: Path, sketches: torch.Tensor) -> TrainingDataModule:
     inner = SketchDataModule(
         sketches, manifest_path=str(manifest), resolution=RES, batch_size=4, num_workers=0
     )
-    make_trainer(root).fit(module, datamodule=TrainingDataModule(inner, seed=0, min_images=4))
+    return TrainingDataModule(inner, seed=0, min_images=4)
+
+
+def fit_one_step(module: SketchModule, manifest: Path, sketches: torch.Tensor, root: Path) -> None:
+    make_trainer(root).fit(module, datamodule=sketch_data(manifest, sketches))
+
+
+def fit(module: SketchModule, manifest: Path, sketches: torch.Tensor, root: Path, kimg: float, ckpt=None):
+    module.total_kimg = kimg
+    trainer = make_trainer(root, callbacks=[KimgCheckpoint(every_kimg=None, monitor=None)])
+    trainer.fit(module, datamodule=sketch_data(manifest, sketches), ckpt_path=ckpt, weights_only=True)
+    return trainer
+
+
+@pytest.mark.parametrize("trained", ["mapping", "w_shift"])
+def test_resume_equals_uninterrupted_fine_tuning(manifest, sketches, tmp_path, trained):
+    """2 steps, stop, resume in a fresh module (other RNG state) for 2 more == 4 uninterrupted, R1 included."""
+    t = sketch_training(trained)
+    t["loss"]["r1_interval"] = 2
+    ref = SketchModule(tiny_model(), t, XDoGSketcher())
+    ref.start_from_pretrained()
+    init = {k: v.clone() for k, v in ref.state_dict().items()}
+    torch.manual_seed(0)
+    fit(ref, manifest, sketches, tmp_path / "a", 0.016)
+    first = SketchModule(tiny_model(), t, XDoGSketcher())
+    first.load_state_dict(init)
+    torch.manual_seed(0)
+    fit(first, manifest, sketches, tmp_path / "b", 0.008)
+    last = tmp_path / "b" / "checkpoints" / "last.ckpt"
+    torch.manual_seed(123)  # resume must restore the RNG (style mixing, translation, z) itself
+    second = SketchModule(tiny_model(), t, XDoGSketcher())
+    fit(second, manifest, sketches, tmp_path / "b", 0.016, ckpt=str(last))
+    assert int(second.minibatches) == int(ref.minibatches) == 4
+    a, b = ref.state_dict(), second.state_dict()
+    assert a.keys() == b.keys() and any(k.startswith("D_sketch.") for k in a)
+    for k in a:
+        torch.testing.assert_close(b[k], a[k], rtol=0, atol=0, msg=f"{k} differs after resume")
 
 
 def test_mapping_mode_changes_the_mapping_network_and_nothing_else_of_g(manifest, sketches, tmp_path):

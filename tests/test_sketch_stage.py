@@ -83,7 +83,7 @@ def test_demo_sketch_stage_writes_checkpoint_report_pictures_and_keeps_the_sourc
     report = json.loads((run / out["report"]).read_text())
     assert report["sketcher"] == "xdog" and report["sketcher_offline"] is True
     assert (
-        report["sketched_mode"] == "imperial" and report["num_sketches"] == 4 and report["num_heldout"] == 4
+        report["sketched_mode"] == "palo_santo" and report["num_sketches"] == 4 and report["num_heldout"] == 4
     )
     for when in ("before", "after"):
         r = report[when]
@@ -91,12 +91,13 @@ def test_demo_sketch_stage_writes_checkpoint_report_pictures_and_keeps_the_sourc
         assert r["sketch_chamfer_px"] >= 0
         assert set(r["fid_standin"]) == {"sketched_mode", "all_inliers"}, "stand-in FID is labelled"
     assert Image.open(run / out["before_after"]).size[0] > 0
-    assert len(list((run / "sketch" / "sketches").glob("imperial_*.png"))) == 4
+    assert len(list((run / "sketch" / "sketches").glob("palo_santo_*.png"))) == 4
     assert sorted(p.name for p in (run / out["samples"]).iterdir()) == [
         f"kimg{k:09.3f}_psi1.png" for k in (0, 0.004, 0.008)
     ]
 
 
+@pytest.mark.slow  # three pipeline runs; test_sketch_module checks the same exactness on the module alone
 def test_kill_then_rerun_resumes_exactly_like_an_uninterrupted_fine_tuning(make_cfg, source, tmp_path):
     args = [*TINY, STAGES, f"sketch.source={source}", *every(0.008)]
     ref = run_from_config(make_cfg([*args, "sketch.kimg=0.016"], run_dir=tmp_path / "whole"))["sketch"]

@@ -66,6 +66,7 @@ def measure(
     mode: int | None = None,
     fid: Callable[[torch.Tensor], dict[str, float]] | None = None,
     batch: int = 64,
+    num_modes: int = 0,
 ) -> tuple[dict[str, Any], torch.Tensor, torch.Tensor]:
     """Figures of G on latents z; also the samples and their sketches (for the pictures)."""
     images = fixed_samples(G, z.to(next(G.parameters()).device), psi=1.0, batch=batch).clamp(-1, 1)
@@ -74,7 +75,7 @@ def measure(
     if classify is not None and mode is not None:
         labels = classify(images)
         out["sketched_mode_share"] = float((labels.cpu() == mode).float().mean())
-        out["mode_counts"] = torch.bincount(labels.cpu(), minlength=mode + 1).tolist()
+        out["mode_counts"] = torch.bincount(labels.cpu(), minlength=max(num_modes, mode + 1)).tolist()
     if fid is not None:
         out["fid"] = fid(images)
     return out, images, sketches

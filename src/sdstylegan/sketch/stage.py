@@ -31,7 +31,7 @@ from sdstylegan.distill.records import load_ground_truth
 from sdstylegan.pipeline.context import StageContext
 from sdstylegan.pipeline.ranks import on_rank_zero
 from sdstylegan.sketch.data import SketchDataModule, load_sketch_folder, sketch_files
-from sdstylegan.sketch.demo_sketches import SketchPose, mode_index, write_demo_sketches
+from sdstylegan.sketch.demo_sketches import STYLES, SketchPose, mode_index, write_demo_sketches
 from sdstylegan.sketch.evaluate import measure
 from sdstylegan.sketch.module import TRAINABLE, SketchModule
 from sdstylegan.training.checkpoint import (
@@ -98,6 +98,8 @@ def check_sketch(cfg: DictConfig) -> list[str]:
         try:
             mode_index(sk.demo.mode)
             _pose(sk.demo).check()
+            if str(sk.demo.style) not in STYLES:
+                raise ValueError(f"sketch.demo.style must be one of {list(STYLES)}, got {sk.demo.style!r}")
         except ValueError as e:
             lines.append(str(e))
     return lines
@@ -155,7 +157,7 @@ def sketch_dirs(ctx: StageContext) -> tuple[Path, Path | None]:
     return Path(str(sk.path)).expanduser(), Path(str(sk.heldout)).expanduser() if sk.heldout else None
 
 
-def render_demo_sketches(ctx: StageContext, resolution: int) -> dict[str, Any]:
+def render_demo_sketches(ctx: StageContext, resolution: int, sketcher: torch.nn.Module) -> dict[str, Any]:
     """With `sketch.demo` (and no `sketch.path`): draw the training and held-out sketches of one mode."""
     sk = ctx.cfg.sketch
     if sk.get("demo") is None or sk.path is not None:
@@ -163,8 +165,9 @@ def render_demo_sketches(ctx: StageContext, resolution: int) -> dict[str, Any]:
     d = sk.demo
     mode, pose, seed = mode_index(d.mode), _pose(d), derive_seed(int(ctx.cfg.seed), "sketch", "demo")
     train_dir, held_dir = sketch_dirs(ctx)
-    write_demo_sketches(train_dir, mode, seed, int(d.count), resolution, pose)
-    write_demo_sketches(held_dir, mode, seed, int(d.heldout), resolution, pose, start=int(d.count))
+    style = {"style": str(d.style), "sketcher": sketcher, "clutter": float(d.clutter)}
+    write_demo_sketches(train_dir, mode, seed, int(d.count), resolution, pose, **style)
+    write_demo_sketches(held_dir, mode, seed, int(d.heldout), resolution, pose, start=int(d.count), **style)
     return {}
 
 
@@ -224,12 +227,12 @@ def run_sketch(ctx: StageContext) -> dict[str, Any]:
     t0 = time.time()
     source = source_checkpoint(ctx)
     resolution = int(source_model(ctx.cfg, source)["generator"]["img_resolution"])
-    on_rank_zero(lambda c: render_demo_sketches(c, resolution), ctx)
-    train_dir, held_dir = sketch_dirs(ctx)
-    sketches = load_sketch_folder(train_dir, resolution, int(sk.min_sketches))
     sketcher = instantiate(OmegaConf.select(ctx.cfg, sketcher_key(ctx.cfg))).to(
         "cuda" if torch.cuda.is_available() else "cpu"
     )
+    on_rank_zero(lambda c: render_demo_sketches(c, resolution, sketcher), ctx)
+    train_dir, held_dir = sketch_dirs(ctx)
+    sketches = load_sketch_folder(train_dir, resolution, int(sk.min_sketches))
     log.info(
         "sketch: fine-tuning %s on %d sketches of %s with F=%s",
         source,
@@ -251,6 +254,41 @@ def run_sketch(ctx: StageContext) -> dict[str, Any]:
     }
 
 
+def ground_truth_measures(
+    ctx: StageContext, manifest: Path, resolution: int, mode: int, device: torch.device, batch: int
+) -> tuple[Any, Any, dict[str, Any], str] | None:
+    """With the demo's ground truth: the mode classifier, FID against the sketched mode's and all real images,
+    a summary for the report, and the FID key's suffix. None for data without ground truth."""
+    from sdstylegan.proof.mode_classifier import labelled_inliers, train_mode_classifier
+    from sdstylegan.proof.proof_stage import FidReference
+
+    truth = load_ground_truth(ctx)
+    if truth is None:
+        return None
+    cfg, c = ctx.cfg, ctx.cfg.sketch.eval.classifier
+    images, labels = labelled_inliers(manifest, resolution, truth)
+    clf = train_mode_classifier(
+        images, labels, list(MODES), derive_seed(int(cfg.seed), "sketch", "classifier"),
+        holdout=float(c.holdout), epochs=int(c.epochs), batch=int(c.batch), lr=float(c.lr),
+    )  # fmt: skip
+    clf.net.to(device)
+    summary = {"mode_classifier": clf.summary(), "real_mode_share": float((labels == mode).float().mean())}
+    extractor = instantiate(cfg.metrics.inception).to(device)
+    sfx = STANDIN_SUFFIX if getattr(extractor, "is_standin", False) else ""
+    ref = FidReference(
+        extractor, images.to(device), (labels == mode).to(device), float(cfg.metrics.frechet_eps), batch
+    )
+
+    def classify(x: torch.Tensor) -> torch.Tensor:
+        return clf.predict(x.to(device)).cpu()
+
+    def fid(x: torch.Tensor) -> dict[str, float]:
+        d = ref(x.to(device))
+        return {"sketched_mode": d["inliers"], "all_inliers": d["all"]}
+
+    return classify, fid, summary, sfx
+
+
 def report(
     ctx: StageContext,
     source: Path,
@@ -260,61 +298,29 @@ def report(
     held_dir: Path | None,
     fine_tune_seconds: float,
 ) -> dict[str, Any]:
-    """Before/after figures on the same z, the before/after picture; the report's path."""
-    from sdstylegan.proof.mode_classifier import labelled_inliers, train_mode_classifier
+    """Before/after figures on the same z and the before/after picture; their paths."""
     from sdstylegan.proof.pictures import side_by_side
-    from sdstylegan.proof.proof_stage import FidReference
 
     t0 = time.time()
-    cfg, sk, ev = ctx.cfg, ctx.cfg.sketch, ctx.cfg.sketch.eval
+    sk, ev = ctx.cfg.sketch, ctx.cfg.sketch.eval
     device = module.device
     label = f"_{sketcher.label}" if getattr(sketcher, "is_offline", False) else ""
     res, batch = module.resolution, int(ev.batch)
-    heldout = (
-        load_sketch_folder(held_dir, res, int(sk.min_sketches)).float() / 127.5 - 1
-        if held_dir
-        else sketches.float() / 127.5 - 1
-    )
+    drawn = load_sketch_folder(held_dir, res, int(sk.min_sketches)) if held_dir else sketches
+    heldout = drawn.float() / 127.5 - 1
     manifest = ctx.path(sk.images) if sk.images else ctx.path(ctx.latest("manifest"))
-    truth = load_ground_truth(ctx)
     mode = mode_index(sk.demo.mode) if sk.get("demo") is not None else None
-    classify = fid = None
-    summary: dict[str, Any] = {}
-    sfx = ""
-    if truth is not None and mode is not None:
-        images, labels = labelled_inliers(manifest, res, truth)
-        c = ev.classifier
-        clf = train_mode_classifier(
-            images, labels, list(MODES), derive_seed(int(cfg.seed), "sketch", "classifier"),
-            holdout=float(c.holdout), epochs=int(c.epochs), batch=int(c.batch), lr=float(c.lr),
-        )  # fmt: skip
-        clf.net.to(device)
-        summary["mode_classifier"] = clf.summary()
-        summary["real_mode_share"] = float((labels == mode).float().mean())
-
-        def classify(x: torch.Tensor) -> torch.Tensor:
-            return clf.predict(x.to(device)).cpu()
-
-        extractor = instantiate(cfg.metrics.inception).to(device)
-        sfx = STANDIN_SUFFIX if getattr(extractor, "is_standin", False) else ""
-        fid_ref = FidReference(
-            extractor, images.to(device), (labels == mode).to(device), float(cfg.metrics.frechet_eps), batch
-        )
-
-        def fid(x: torch.Tensor) -> dict[str, float]:
-            d = fid_ref(x.to(device))
-            return {"sketched_mode": d["inliers"], "all_inliers": d["all"]}
-
+    truth = ground_truth_measures(ctx, manifest, res, mode, device, batch) if mode is not None else None
+    classify, fid, summary, sfx = truth or (None, None, {}, "")
     z = torch.randn(
         int(ev.num_samples), module.G.z_dim, generator=torch.Generator().manual_seed(int(ev.seed))
     )
-    before_G = load_generator(source, map_location=device)
     results, pictures = {}, {}
-    for name, G in (("before", before_G), ("after", module.G_ema.eval())):
-        figures, images_, drawn = measure(G, z, sketcher, heldout, classify, mode, fid, batch)
+    for name, G in (("before", load_generator(source, map_location=device)), ("after", module.G_ema.eval())):
+        figures, images, lines = measure(G, z, sketcher, heldout, classify, mode, fid, batch, len(MODES))
         if "fid" in figures:
             figures[f"fid{sfx}"] = figures.pop("fid")
-        results[name], pictures[name] = figures, (images_, drawn)
+        results[name], pictures[name] = figures, (images, lines)
     n = int(ev.grid)
     panels = {
         "before": pictures["before"][0][:n],
@@ -342,14 +348,12 @@ def report(
     path = ctx.stage_dir / f"report{label}.json"
     write_json(path, rep)
     b, a = results["before"], results["after"]
-    log.info(
-        "sketch: chamfer %.2f → %.2f px%s",
-        b["sketch_chamfer_px"],
-        a["sketch_chamfer_px"],
+    share = (
         f", sketched-mode share {b['sketched_mode_share']:.3f} → {a['sketched_mode_share']:.3f}"
         if "sketched_mode_share" in b
-        else "",
+        else ""
     )
+    log.info("sketch: chamfer %.2f → %.2f px%s", b["sketch_chamfer_px"], a["sketch_chamfer_px"], share)
     return {
         "report": ctx.relative(path),
         "before_after": ctx.relative(ctx.stage_dir / f"before_after{label}.png"),
