@@ -68,7 +68,7 @@ def fit(module: SketchModule, manifest: Path, sketches: torch.Tensor, root: Path
     return trainer
 
 
-@pytest.mark.parametrize("trained", ["mapping", "w_shift"])
+@pytest.mark.parametrize("trained", ["mapping", pytest.param("w_shift", marks=pytest.mark.slow)])
 def test_resume_equals_uninterrupted_fine_tuning(manifest, sketches, tmp_path, trained):
     """2 steps, stop, resume in a fresh module (other RNG state) for 2 more == 4 uninterrupted, R1 included."""
     t = sketch_training(trained)

@@ -16,21 +16,11 @@ from sdstylegan.pipeline.entry import run_from_config
 from sdstylegan.training.checkpoint import load_checkpoint, load_generator
 
 sys.path.insert(0, str(Path(__file__).parent))
-from conftest import compose_config  # noqa: E402
+from conftest import compose_config, tiny_run  # noqa: E402
 
 TINY = [
-    "experiment=demo_sketch",
-    "dataset.num_images=24",
-    "dataset.resolution=16",
-    "dataset.image_size=16",
+    *tiny_run(num_images=24, experiment="demo_sketch"),
     "dataset.outlier_fraction=0",
-    "dataset.num_workers=1",
-    "dataset.datamodule.num_workers=0",
-    "model.channel_base=128",
-    "model.channel_max=16",
-    "model.z_dim=16",
-    "model.w_dim=16",
-    "training.batch_size=4",
     "training.total_kimg=0.008",
     "training.callbacks.samples.num=4",
     "sketch.demo.count=4",
@@ -39,8 +29,6 @@ TINY = [
     "sketch.eval.num_samples=16",
     "sketch.eval.grid=4",
     "sketch.eval.classifier.epochs=1",
-    "trainer.enable_progress_bar=false",
-    "print_config=false",
 ]
 STAGES = "pipeline.stages=[demo_data,sketch]"
 
@@ -61,6 +49,7 @@ def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.mark.slow  # a training and a fine-tuning with evaluation in the real pipeline (~20 s)
 def test_demo_sketch_stage_writes_checkpoint_report_pictures_and_keeps_the_source(make_cfg, source, tmp_path):
     before = digest(source)
     cfg = make_cfg([*TINY, STAGES, f"sketch.source={source}", "sketch.kimg=0.008", *every(0.004)])
