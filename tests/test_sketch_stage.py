@@ -126,3 +126,10 @@ def test_bad_sketch_folder_fails_at_start_before_any_stage(make_cfg, tmp_path, f
     with pytest.raises(ValueError, match=message):
         run_from_config(cfg)
     assert not (Path(cfg.paths.run_dir) / "demo_data").exists(), "nothing ran"
+
+
+def test_no_generator_to_fine_tune_fails_at_start(make_cfg):
+    cfg = make_cfg([*TINY, STAGES])  # neither sketch.source nor a train stage before sketch
+    with pytest.raises(ValueError, match="sketch.source is not set and no `train` stage comes before"):
+        run_from_config(cfg)
+    assert not (Path(cfg.paths.run_dir) / "demo_data").exists(), "nothing ran"

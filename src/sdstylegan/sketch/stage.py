@@ -1,8 +1,9 @@
 """The `sketch` stage: fine-tune a generator so its samples match a handful of user sketches (Sketch Your Own GAN).
 
     python train.py experiment=demo_sketch                            # offline demo: train, sketch, measure
-    python train.py experiment=yerba_mate +sketch=default 'pipeline.stages=[sketch]' \\
-        sketch.path=my_sketches/ sketch.photosketch.weights=latest_net_G.pth   # after `train`
+    python train.py experiment=yerba_mate +sketch=default \\
+        'pipeline.stages=[collect,crop,train_raw,self_filter,train,sketch]' \\
+        sketch.path=my_sketches/ sketch.photosketch.weights=latest_net_G.pth   # done stages are skipped
 
 Input: `sketch.source` (a training checkpoint, a run directory or an NVlabs/SDIP .pkl; null = this run's
 `train` stage), the real images of the run's latest manifest (for D_image), and the sketches of
@@ -86,6 +87,11 @@ def check_sketch(cfg: DictConfig) -> list[str]:
         lines.append(f"sketch.kimg must be > 0 and sketch.batch_size ≥ 1, got {sk.kimg}, {sk.batch_size}")
     if sk.source and not Path(str(sk.source)).expanduser().exists():
         lines.append(f"sketch.source={sk.source}: no such checkpoint, run directory or .pkl")
+    stages = [str(x) for x in (OmegaConf.select(cfg, "pipeline.stages") or [])]
+    if not sk.source and "sketch" in stages and "train" not in stages[: stages.index("sketch")]:
+        lines.append(
+            "sketch.source is not set and no `train` stage comes before `sketch`: name the generator"
+        )
     if sk.path is None and sk.get("demo") is None:
         lines.append("sketch.path is not set: point it at a folder of sketches (or use sketch=demo)")
     for key in ("path", "heldout"):
