@@ -154,7 +154,7 @@ def build_index(
     out: str | Path,  # index folder; an existing one is extended
     vgg: VGGFeatures,
     layer: str = "conv5_1",
-    resolution: int = 256,  # images are centre-cropped square and resized to this
+    resolution: int = 128,  # images are centre-cropped square and resized to this
     shard_size: int = 512,  # images per shard (what a kill can lose)
     batch_size: int = 16,
     max_images: int | None = None,  # stop after this many new files (the rest on the next run)
