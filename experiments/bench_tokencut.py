@@ -94,9 +94,9 @@ def published_solve(a: np.ndarray) -> np.ndarray:
     return vecs[:, 0]
 
 
-def bench_solver(repeats: int) -> list[dict]:
+def bench_solver(repeats: int, grids: tuple[tuple[int, int], ...] = ((24, 32), (60, 60))) -> list[dict]:
     rows = []
-    for h, w in ((24, 32), (60, 60)):
+    for h, w in grids:
         n_rep = repeats if h * w < 1000 else max(1, (repeats + 1) // 2)  # the dense solve at 3600 takes ~10 s
         for kind, f in token_sets(h, w).items():
             ft = torch.from_numpy(f)
@@ -234,6 +234,7 @@ def main() -> None:
     p.add_argument("--part", choices=["solver", "crossover", "crop", "all"], default="all")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--images", type=int, default=32)
+    p.add_argument("--grids", default="24x32,60x60", help="token grids of the solver part, e.g. 24x32")
     args = p.parse_args()
     print(
         f"# {platform.processor() or platform.machine()}, torch threads {torch.get_num_threads()}, "
@@ -241,7 +242,8 @@ def main() -> None:
         f"cuda {torch.cuda.is_available()}"
     )
     if args.part in ("solver", "all"):
-        rows = bench_solver(args.repeats)
+        grids = tuple(tuple(int(v) for v in g.split("x")) for g in args.grids.split(","))
+        rows = bench_solver(args.repeats, grids)
         print(
             "\n| N | tokens | edge density | dense generalised (s) | ours (s) | ratio (paired median) | ratio of minima "
             "| end-to-end dense / ours (s) | ratio | same partition |"
