@@ -68,8 +68,11 @@ def test_nearest_patches_finds_shifted_copies():
         assert sim[y * 4 + x].item() > 0.9999
 
 
-def test_global_descriptor_is_the_mean_unit_feature():
-    fmap = torch.rand(3, 5, 2, 2) + 0.1
+def test_global_descriptor_is_channel_mean_and_max():
+    fmap = torch.randn(3, 5, 2, 4)
     d = global_descriptor(fmap)
-    unit = fmap / fmap.norm(dim=1, keepdim=True)
-    assert torch.allclose(d, unit.mean(dim=(2, 3)), atol=1e-6)
+    assert d.shape == (3, 10)
+    for n in range(3):
+        for c in range(5):
+            values = fmap[n, c].flatten().tolist()
+            assert abs(d[n, c].item() - sum(values) / 8) < 1e-6 and d[n, 5 + c].item() == max(values)
