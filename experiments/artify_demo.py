@@ -1,6 +1,6 @@
 """Artify demo: a procedural art collection, its index, and 256² transfers of a few contents through the CLI.
 
-    OMP_NUM_THREADS=2 python experiments/artify_demo.py --work /tmp/artify_demo --run outputs/demo_sketch \
+    OMP_NUM_THREADS=1 python experiments/artify_demo.py --work /tmp/artify_demo --run outputs/demo_sketch \
         --picture experiments/artify_2026-11-28/triptychs_standin.png
 
 Uses the stand-in config (random half-width VGG-19: pictures and scores are labelled `_standin` and show the
@@ -31,7 +31,10 @@ def main() -> None:
     args = p.parse_args()
     art, index, out = args.work / "art", args.work / "index", args.work / "out"
     write_collection(art, args.images, seed=7, side=160)
-    assert artify(["index", "--collection", str(art), "--out", str(index), "--config", "standin", "--quiet"]) == 0
+    assert (
+        artify(["index", "--collection", str(art), "--out", str(index), "--config", "standin", "--quiet"])
+        == 0
+    )
     contents = []
     for i in range(2):
         path = args.work / f"photo{i}.png"
@@ -50,7 +53,9 @@ def main() -> None:
             f"{folder.name}: {best['key']} score {best['score']:.2f}; {report['iterations']} {report['optimizer']} "
             f"steps in {report['transfer_seconds']:.1f} s; total loss {losses[0]['total']:.3f} → {losses[-1]['total']:.3f}"
         )
-        rows.append(Image.open(folder / "triptych_standin.png").convert("RGB").resize((384, 128), Image.LANCZOS))
+        rows.append(
+            Image.open(folder / "triptych_standin.png").convert("RGB").resize((384, 128), Image.LANCZOS)
+        )
     if args.picture:
         canvas = Image.new("RGB", (384, 128 * len(rows)))
         for i, row in enumerate(rows):
