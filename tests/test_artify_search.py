@@ -93,3 +93,12 @@ def test_patchwork_of_an_artwork_retrieves_that_artwork(setup, tmp_path):
         exact_ok += exact_search(index, content, 1)[0].key == key
         two_stage_ok += two_stage_search(index, content, 4, 1)[0].key == key
     assert exact_ok >= 15 and two_stage_ok >= 15  # chance: 1 of 16
+
+
+def test_a_damaged_shard_is_skipped_by_searches_and_left_in_place(setup, tmp_path):
+    vgg, root = setup
+    build_index(root / "art", tmp_path / "index", vgg, resolution=RES, shard_size=8, progress=False)
+    shard = sorted((tmp_path / "index" / "shards").glob("shard_*.npz"))[0]
+    shard.write_bytes(shard.read_bytes()[:64])
+    index = ArtIndex(tmp_path / "index")
+    assert len(index) == 8 and shard.is_file()  # the other shard's images; the file untouched

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from sdstylegan.artify.index import FORMAT, read_shard_keys, shard_paths
+from sdstylegan.artify.index import FORMAT, shard_paths
 from sdstylegan.artify.patches import global_descriptor, normalized_patches, patch_match_scores
 from sdstylegan.utils.io import atomic_open, read_json, write_json
 from sdstylegan.utils.logging import get_logger
@@ -57,13 +57,18 @@ class ArtIndex:
         self.maps: list[np.ndarray] = []
         descriptors = []
         for path in shard_paths(self.folder):
-            if read_shard_keys(path) is None:
+            try:
+                with np.load(path, allow_pickle=False) as z:
+                    keys, maps, desc = [str(k) for k in z["keys"]], z["maps"], z["descriptors"]
+            except Exception as e:  # a reader leaves files alone: `index` sets damaged shards aside
+                log.warning(
+                    "artify: skipping unreadable shard %s (%s: %s); re-run `index`", path, type(e).__name__, e
+                )
                 continue
-            with np.load(path, allow_pickle=False) as z:
-                if len(z["keys"]):
-                    self.keys += [str(k) for k in z["keys"]]
-                    self.maps.append(z["maps"])
-                    descriptors.append(z["descriptors"])
+            if keys:
+                self.keys += keys
+                self.maps.append(maps)
+                descriptors.append(desc)
         if not self.keys:
             raise ValueError(f"--index {self.folder}: no image indexed yet")
         self.descriptors = np.concatenate(descriptors).astype(np.float32)
