@@ -45,3 +45,19 @@ def test_stage_artifies_the_generators_samples_and_is_skipped_when_done(make_cfg
 def test_stage_without_a_collection_says_what_to_set(make_cfg):
     with pytest.raises(ValueError, match="artify.collection"):
         run_pipeline(make_cfg(TINY))
+
+
+def test_missing_vgg_weights_stop_the_run_at_start_naming_the_key(make_cfg, tmp_path):
+    from sdstylegan.pipeline.preflight import PreflightError
+
+    cfg = make_cfg(
+        [
+            "+artify=default",
+            f"artify.vgg.weights={tmp_path / 'absent' / 'vgg19.pth'}",
+            f"artify.collection={tmp_path}",
+            "pipeline.stages=[artify]",
+        ]
+    )
+    with pytest.raises(PreflightError, match=r"artify\.vgg.*no such file"):
+        run_pipeline(cfg)
+    assert not (Path(cfg.paths.run_dir) / "artify").exists()  # before the stage started

@@ -28,6 +28,12 @@ def group(cfg: DictConfig) -> DictConfig:
     return acfg
 
 
+def needs(cfg: DictConfig) -> list[str]:
+    """The network the stage builds (pipeline preflight): the VGG, so missing weights stop the run at start."""
+    group(cfg)
+    return ["artify.vgg"]
+
+
 def run_artify(ctx: StageContext) -> dict[str, Any]:
     """Stage `artify`: see the module docstring."""
     from sdstylegan.artify.run import run_index, run_transfer
