@@ -28,7 +28,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from sdstylegan.pipeline.context import StageContext
-from sdstylegan.pipeline.validate import check_config
+from sdstylegan.pipeline.stage_checks import check_config
 from sdstylegan.training.checkpoint import BEST, CHECKPOINT_DIR, LAST, AtomicCheckpointIO, checkpoint_meta
 from sdstylegan.training.data import TrainingDataModule
 from sdstylegan.training.init_from import init_from
