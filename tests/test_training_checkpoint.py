@@ -18,17 +18,7 @@ from sdstylegan.training.checkpoint import (
 from sdstylegan.utils.safe_build import UntrustedConfigError
 
 sys.path.insert(0, str(Path(__file__).parent))
-from hostile import PAYLOADS, payloads, snapshot  # noqa: E402
-
-GEN = {
-    "_target_": "sdstylegan.models.generator.Generator",
-    "z_dim": 8,
-    "w_dim": 8,
-    "img_resolution": 8,
-    "channel_base": 64,
-    "channel_max": 8,
-    "mapping_layers": 1,
-}
+from hostile import GEN, PAYLOADS, payloads, snapshot  # noqa: E402
 
 
 def fake_training_checkpoint(seed: int = 0) -> tuple[dict, torch.nn.Module]:

@@ -75,7 +75,17 @@ def top_eigenpairs(
     raise LanczosNotConverged(f"no convergence of {k_want} eigenpairs in {max_iter} products")
 
 
-def _after_breakdown(matvec, n, deflate, tols, max_iter, seed, q, alpha, beta):
+def _after_breakdown(
+    matvec: Callable[[np.ndarray], np.ndarray],
+    n: int,
+    deflate: np.ndarray,
+    tols: tuple[float, ...],
+    max_iter: int,
+    seed: int,
+    q: np.ndarray,
+    alpha: np.ndarray,
+    beta: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Exact pairs of the invariant Krylov space `q`, merged with the best pairs of its complement."""
     j = q.shape[0]
     theta, s = _ritz(alpha[:j], beta[: j - 1])

@@ -120,7 +120,7 @@ class SampleGrid(pl.Callback):
 
 
 class GeneratorMetrics(pl.Callback):
-    """FID/KID/PR of G_ema every `every_kimg` through `sdstylegan.metrics.evaluate.generator_metrics`.
+    """FID/KID/PR of G_ema every `every_kimg` through one `sdstylegan.metrics.evaluate.MetricSuite`.
 
     Names carry the sample count and `_standin` when a stand-in feature extractor is configured
     (that is the metrics module's job). `every_kimg: null` switches it off.
@@ -152,8 +152,8 @@ class GeneratorMetrics(pl.Callback):
                 f"training.callbacks.metrics.every_kimg={self.every_kimg} needs "
                 f"sdstylegan.metrics.evaluate ({e}); {off}"
             ) from e
-        try:
-            MetricSuite(self.cfg, device="cpu")
+        try:  # built where the module is now (the CPU before Lightning moves it) and kept for the evaluations
+            self.suite(module.device, MetricSuite)
         except Exception as e:
             raise RuntimeError(
                 f"FID during training (every {self.every_kimg} kimg) cannot build its feature extractors: {e}\n"
@@ -189,12 +189,13 @@ class GeneratorMetrics(pl.Callback):
             .values
         )
 
-    def suite(self, device: torch.device) -> Any:
+    def suite(self, device: torch.device, suite_class: Any = None) -> Any:
         """The metric networks, built once per device and kept between evaluations (not rebuilt each time)."""
-        from sdstylegan.metrics.evaluate import MetricSuite
+        if suite_class is None:
+            from sdstylegan.metrics.evaluate import MetricSuite as suite_class
 
         if self._suite is None or self._suite_device != device:
-            self._suite, self._suite_device = MetricSuite(self.cfg, device=device), device
+            self._suite, self._suite_device = suite_class(self.cfg, device=device), device
         return self._suite
 
     def on_train_batch_end(self, trainer: pl.Trainer, module: pl.LightningModule, *args: Any) -> None:

@@ -18,7 +18,8 @@ def job_dirname(overrides: Sequence[str], exclude: Sequence[str] = ()) -> str:
     than `MAX_NAME` keeps its first 80 characters plus a hash of the whole: distinct jobs never share a
     folder, and the same job always finds its own.
     """
-    kept = [str(o) for o in overrides if str(o).split("=", 1)[0].lstrip("+~") not in set(exclude)]
+    skip = set(exclude)
+    kept = [str(o) for o in overrides if str(o).split("=", 1)[0].lstrip("+~") not in skip]
     full = ",".join(kept)
     name = full.replace("/", "_").replace("\\", "_").strip() or "default"
     if len(name) > MAX_NAME:
