@@ -89,6 +89,46 @@ def test_style_default_is_the_default_scene_and_its_knobs_act():
             render_demo_image(0, 0, 32, style=bad)
 
 
+def test_backdrop_narrows_background_colours_and_one_keeps_the_default_set():
+    """backdrop=1 is the default scene pixel for pixel; a small backdrop pulls the empty scenes' mean colours
+    toward one grey (their spread across images shrinks)."""
+    a = [np.asarray(render_demo_image(8, i, 32).image) for i in range(6)]
+    b = [np.asarray(render_demo_image(8, i, 32, style=DemoStyle(backdrop=1.0)).image) for i in range(6)]
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+
+    def colour_spread(backdrop):
+        style = DemoStyle(clutter=0.0, backdrop=backdrop)
+        means = [
+            np.asarray(d.image, dtype=np.float32).mean(axis=(0, 1))
+            for d in (render_demo_image(9, i, 32, outlier_fraction=1.0, style=style) for i in range(60))
+            if d.outlier_kind == "no_subject"
+        ]
+        return float(np.std(means, axis=0).mean())
+
+    assert colour_spread(0.2) < 0.35 * colour_spread(1.0)
+
+
+def test_no_subject_other_object_paints_an_object_only_into_no_subject_outliers():
+    """`other_object` puts a large object without a ground-truth box into the no_subject outliers (their centre
+    differs from the empty scene's) and leaves every other image pixel-identical."""
+    empty = [render_demo_image(10, i, 64, outlier_fraction=0.6) for i in range(40)]
+    style = DemoStyle(no_subject="other_object")
+    other = [render_demo_image(10, i, 64, outlier_fraction=0.6, style=style) for i in range(40)]
+    assert [d.outlier_kind for d in empty] == [d.outlier_kind for d in other]
+    changed = 0
+    for e, o in zip(empty, other):
+        x, y = np.asarray(e.image, np.float32), np.asarray(o.image, np.float32)
+        if e.outlier_kind != "no_subject":
+            assert np.array_equal(x, y)
+            continue
+        assert o.boxes == [] and o.mode is None
+        changed += (np.abs(x - y).max(axis=2) > 25).mean() > 0.03  # ≥ 3 % of the frame repainted
+    assert changed == sum(d.outlier_kind == "no_subject" for d in empty) > 0
+    for bad in (DemoStyle(backdrop=-0.1), DemoStyle(backdrop=1.2), DemoStyle(no_subject="person")):
+        with pytest.raises(ValueError, match="backdrop|no_subject"):
+            render_demo_image(0, 0, 32, style=bad)
+
+
 def test_bad_values_are_refused():
     with pytest.raises(ValueError, match="outlier_fraction"):
         render_demo_image(0, 0, 64, outlier_fraction=1.5)

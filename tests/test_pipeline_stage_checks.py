@@ -25,3 +25,12 @@ def test_check_config_raises_the_same_lines_training_problems_lists(make_cfg):
     with pytest.raises(ValueError) as err:
         check_config(cfg)
     assert str(err.value) == "\n".join(lines)
+
+
+def test_demo_style_values_are_checked_before_any_stage(make_cfg):
+    from sdstylegan.pipeline.stage_checks import check_demo_data
+
+    assert check_demo_data(make_cfg(["experiment=demo_proof"])) == []
+    lines = check_demo_data(make_cfg(["experiment=demo", "dataset.no_subject=person"]))
+    assert len(lines) == 1 and "dataset.no_subject" in lines[0] and "'person'" in lines[0]
+    assert "dataset.backdrop" in check_demo_data(make_cfg(["experiment=demo", "dataset.backdrop=2"]))[0]

@@ -13,8 +13,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from sdstylegan.data.demo_objects import draw_other_object
+
 MODES = ("calabash", "imperial", "palo_santo", "ceramic")
 OUTLIER_KINDS = ("no_subject", "multi_subject", "graphic", "degraded")
+NO_SUBJECT_SHOWS = ("background", "other_object")
 _SS = 2  # supersampling factor
 
 
@@ -32,10 +35,16 @@ class DemoImage:
 class DemoStyle:
     """How the scenes look: `subject_scale` = range of a single gourd's height as a fraction of the frame
     (the default is a loosely framed photo; ~0.55–0.7 looks like a detector's crop), `clutter` in [0, 1] =
-    background busyness. Outliers keep their definitions (several small gourds, graphics, blur/noise)."""
+    background busyness, `backdrop` in [0, 1] = spread of the background colours around a neutral grey
+    (1 = any muted colour, as in photos from anywhere; small = studio/product shots on similar backdrops),
+    `no_subject` = what an outlier without a gourd shows: "background" (an empty scene, as a loosely framed
+    photo) or "other_object" (a yerba bag or a thermos filling the frame, as a detector's crop of a photo
+    without a gourd). Other outliers keep their definitions (several small gourds, graphics, blur/noise)."""
 
     subject_scale: tuple[float, float] = (0.35, 0.65)
     clutter: float = 1.0
+    backdrop: float = 1.0
+    no_subject: str = "background"
 
     def check(self) -> None:
         lo, hi = (float(v) for v in self.subject_scale)
@@ -45,6 +54,12 @@ class DemoStyle:
             )
         if not 0.0 <= float(self.clutter) <= 1.0:
             raise ValueError(f"dataset.clutter must lie in [0, 1], got {self.clutter}")
+        if not 0.0 <= float(self.backdrop) <= 1.0:
+            raise ValueError(f"dataset.backdrop must lie in [0, 1], got {self.backdrop}")
+        if self.no_subject not in NO_SUBJECT_SHOWS:
+            raise ValueError(
+                f"dataset.no_subject must be one of {list(NO_SUBJECT_SHOWS)}, got {self.no_subject!r}"
+            )
 
 
 # ---------------------------------------------------------------------------- background
@@ -56,13 +71,24 @@ def _smooth_noise(rng: np.random.Generator, size: int, cells: int) -> np.ndarray
     return np.asarray(Image.fromarray(grid, "F").resize((size, size), Image.Resampling.BICUBIC))
 
 
-def _background(rng: np.random.Generator, size: int, clutter: float = 1.0) -> np.ndarray:
+_NEUTRAL = 120.0  # the grey that `backdrop` < 1 pulls background colours toward
+
+
+def _toward_neutral(colour: np.ndarray, backdrop: float) -> np.ndarray:
+    """`colour` moved toward the neutral grey; backdrop = 1 returns it exactly (the default set is unchanged)."""
+    return colour * backdrop + _NEUTRAL * (1.0 - backdrop)
+
+
+def _background(
+    rng: np.random.Generator, size: int, clutter: float = 1.0, backdrop: float = 1.0
+) -> np.ndarray:
     """A muted gradient with multi-scale texture, a table edge and random clutter; float RGB in [0, 255].
 
     `clutter` in [0, 1] scales the texture amplitude and the opacity of the table edge and clutter shapes
-    (1 = the default busy scene, 0 = a plain gradient); the random draws are the same for any value.
+    (1 = the default busy scene, 0 = a plain gradient); `backdrop` in [0, 1] scales how far the gradient's
+    and table's colours lie from a neutral grey. The random draws are the same for any value of either.
     """
-    c0, c1 = rng.uniform(40, 200, 3), rng.uniform(40, 200, 3)
+    c0, c1 = (_toward_neutral(rng.uniform(40, 200, 3), backdrop) for _ in range(2))
     t = np.linspace(0, 1, size, dtype=np.float32)
     angle = rng.uniform(0, np.pi)
     ramp = (np.cos(angle) * t[None, :] + np.sin(angle) * t[:, None]) / (
@@ -76,7 +102,7 @@ def _background(rng: np.random.Generator, size: int, clutter: float = 1.0) -> np
     draw = ImageDraw.Draw(canvas, "RGBA")
     if rng.random() < 0.7:  # a table edge: the lower part in another tone
         y = int(rng.uniform(0.45, 0.85) * size)
-        col = tuple(int(v) for v in rng.uniform(30, 180, 3))
+        col = tuple(int(v) for v in _toward_neutral(rng.uniform(30, 180, 3), backdrop))
         draw.rectangle([0, y, size, size], fill=col + (int(clutter * rng.uniform(120, 230)),))
     for _ in range(int(rng.integers(4, 12))):  # clutter
         col = tuple(int(v) for v in rng.uniform(20, 235, 3)) + (int(clutter * rng.uniform(60, 200)),)
@@ -212,7 +238,7 @@ def _gourd_scene(
     """One gourd per entry of `modes` on a background; their boxes in output pixels."""
     size = resolution * _SS
     n = len(modes)
-    canvas = _background(rng, size, style.clutter)
+    canvas = _background(rng, size, style.clutter, style.backdrop)
     boxes = []
     for m in modes:
         # Height s, kept inside the frame with the straw (which reaches ≈ 0.85 s above the centre).
@@ -269,9 +295,10 @@ def render_demo_image(
         return DemoImage(_finish(rng, canvas, resolution), boxes, mode, None)
     kind = OUTLIER_KINDS[int(rng.integers(len(OUTLIER_KINDS)))]
     if kind == "no_subject":
-        return DemoImage(
-            _finish(rng, _background(rng, resolution * _SS, style.clutter), resolution), [], None, kind
-        )
+        canvas = _background(rng, resolution * _SS, style.clutter, style.backdrop)
+        if style.no_subject == "other_object":
+            draw_other_object(rng, canvas, style.subject_scale)
+        return DemoImage(_finish(rng, canvas, resolution), [], None, kind)
     if kind == "multi_subject":
         n = int(rng.integers(2, 5))
         canvas, boxes = _gourd_scene(

@@ -98,6 +98,8 @@ def generate_demo_dataset(
         "outlier_fraction": outlier_fraction,
         "subject_scale": list(style.subject_scale),
         "clutter": style.clutter,
+        "backdrop": style.backdrop,
+        "no_subject": style.no_subject,
         "num_outliers": sum(kinds.values()),
         "outlier_kinds": dict(kinds),
         "modes": list(MODES),
@@ -116,6 +118,8 @@ def run_demo_data(ctx: StageContext) -> dict[str, Any]:
     style = DemoStyle(
         tuple(float(v) for v in d.get("subject_scale", DemoStyle.subject_scale)),
         float(d.get("clutter", DemoStyle.clutter)),
+        float(d.get("backdrop", DemoStyle.backdrop)),
+        str(d.get("no_subject", DemoStyle.no_subject)),
     )
     info = generate_demo_dataset(
         ctx.stage_dir,

@@ -313,12 +313,18 @@ def check_demo_data(cfg: DictConfig) -> list[str]:
     key = "dataset.image_size" if c.get("dataset.image_size") is not None else "dataset.resolution"
     c.number(key, DEMO_MIN_RESOLUTION, integer=True)
     c.number("dataset.num_workers", 0, integer=True)
-    try:  # subject_scale and clutter: DemoStyle knows their ranges
+    try:  # subject_scale, clutter, backdrop, no_subject: DemoStyle knows their ranges
         from sdstylegan.data.demo import DemoStyle
 
+        def given(key: str, default: Any) -> Any:
+            value = c.get(f"dataset.{key}")
+            return default if value is None else value
+
         DemoStyle(
-            tuple(c.get("dataset.subject_scale") or DemoStyle.subject_scale),
-            c.get("dataset.clutter") if c.get("dataset.clutter") is not None else 1.0,
+            tuple(given("subject_scale", DemoStyle.subject_scale)),
+            given("clutter", DemoStyle.clutter),
+            given("backdrop", DemoStyle.backdrop),
+            given("no_subject", DemoStyle.no_subject),
         ).check()
     except (TypeError, ValueError) as e:
         c.lines.append(str(e))
