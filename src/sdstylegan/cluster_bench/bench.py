@@ -7,7 +7,9 @@ k curves (`scores.choose_k`). Encoders that cannot be built (no checkpoint for E
 skipped with the reason in the report (`on_unavailable: skip`) or stop the run (`error`).
 
 Writes into `out_dir`: `cluster_bench.md`/`.csv`, `report.json` (`report_standin.json` when any encoder is a
-stand-in; its encoder names carry `_standin`), `grids/<encoder>-<algorithm>.png`, `embedding/<encoder>.png`.
+stand-in; its encoder names carry `_standin`), `grids/<encoder>-<algorithm>.png`, `embedding/<encoder>.png`,
+`assignments.npz` and, per encoder × algorithm, `assignments/<encoder>__<algorithm>.csv` with their
+`index.json` (`cluster_bench.assignments`: what the `train` stage reads for `dataset.cluster_subset`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from sdstylegan.cluster_bench.algorithms import cluster, prepare
+from sdstylegan.cluster_bench.assignments import write_assignments
 from sdstylegan.cluster_bench.cache import FeatureCache
 from sdstylegan.cluster_bench.extract import extract
 from sdstylegan.cluster_bench.images import ImageSet
@@ -220,6 +223,15 @@ def run_benchmark(
         out_dir / "assignments.npz",
         keys=np.asarray(images.keys),
         **{f"{r['encoder']}__{r['algorithm']}": r["_pred"] for r in rows},
+    )
+    report["assignments_index"] = str(
+        write_assignments(
+            out_dir / "assignments",
+            images.keys,
+            rows,
+            {label: v["config_name"] for label, v in info.items()},
+            skipped,
+        )
     )
     return report
 

@@ -5,7 +5,8 @@ self-filter) or else the latest manifest, or `cluster_bench.images` (a folder); 
 `ground_truth` (`labels: auto`) or a CSV/JSONL path; E and D from `cluster_bench.checkpoint`, else the run's
 `train_raw` checkpoint (the one trained with E), else `train`'s. Needs the config group:
 `+cluster_bench=default` (or `standin`) on the command line, or `cluster_bench: default` in the defaults.
-Outputs in `<run_dir>/cluster_bench/`, returned as {"table", "csv", "report", "k"}.
+Outputs in `<run_dir>/cluster_bench/`, returned as {"table", "csv", "report", "assignments", "k"};
+`assignments` (the index of the per-image cluster files) is what `train` reads for `dataset.cluster_subset`.
 """
 
 from __future__ import annotations
@@ -94,5 +95,6 @@ def run_cluster_bench(ctx: StageContext) -> dict[str, Any]:
         "table": ctx.relative(ctx.stage_dir / "cluster_bench.md"),
         "csv": ctx.relative(ctx.stage_dir / "cluster_bench.csv"),
         "report": ctx.relative(report["report_file"]),
+        "assignments": ctx.relative(report["assignments_index"]),
         "k": report["k"],
     }

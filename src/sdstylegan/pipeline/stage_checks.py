@@ -222,6 +222,13 @@ def check_training(cfg: DictConfig, encoder: bool = False) -> list[str]:
     return c.lines + training_problems(cfg, world)
 
 
+def check_train(cfg: DictConfig) -> list[str]:
+    """`train`: `check_training`, and the clusters it trains on (`dataset.cluster_subset`)."""
+    from sdstylegan.cluster_bench.subset import subset_problems
+
+    return check_training(cfg) + subset_problems(cfg)
+
+
 def check_train_raw(cfg: DictConfig) -> list[str]:
     """`train_raw`: `check_training` with the SDIP encoder, which is always trained there."""
     return check_training(cfg, encoder=True)

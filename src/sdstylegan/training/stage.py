@@ -7,7 +7,8 @@
 
 - `train_raw` trains G jointly with the SDIP encoder E on every usable image (the self-filter
   stage scores images with G(E(x))); `train` trains G on the current (filtered) manifest, with E
-  only when `training.encoder.enabled`.
+  only when `training.encoder.enabled` — or on chosen clusters of it (`dataset.cluster_subset`, the
+  `cluster_bench` stage's assignments; see `cluster_bench.subset`).
 - Outputs (in `<run_dir>/<stage>/`): `checkpoints/last.ckpt` (+ `best.ckpt` with FID), `samples/`,
   `metrics.jsonl`, logger files. The stage returns {"checkpoint": <relative path>, "kimg", …}.
 - Resume: a killed run finds `checkpoints/last.ckpt` and continues from it (G, D, G_ema, E,
@@ -199,7 +200,14 @@ def run_train_raw(ctx: StageContext) -> dict[str, Any]:
 
 
 def run_train(ctx: StageContext) -> dict[str, Any]:
-    """Stage `train`: G (ADA) on the current manifest; E only if `training.encoder.enabled`."""
-    return train_generator(
-        ctx, encoder=bool(OmegaConf.select(ctx.cfg, "training.encoder.enabled", default=False))
-    )
+    """Stage `train`: G (ADA) on the current manifest, or on the chosen clusters of it when
+    `dataset.cluster_subset` is set (`cluster_bench.subset`); E only if `training.encoder.enabled`."""
+    from sdstylegan.cluster_bench.subset import parse_spec, write_subset_manifest
+
+    encoder = bool(OmegaConf.select(ctx.cfg, "training.encoder.enabled", default=False))
+    spec = parse_spec(ctx.cfg)
+    if spec is None:
+        return train_generator(ctx, encoder=encoder)
+    manifest, summary = write_subset_manifest(ctx, spec)
+    out = train_generator(ctx, encoder=encoder, manifest=manifest)
+    return {**out, "subset_manifest": ctx.relative(manifest), "cluster_subset": summary}
