@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from tqdm.auto import tqdm
 
 from sdstylegan.cluster_bench.images import ImageDataset, ImageSet
 from sdstylegan.cluster_bench.mapper_net import FeatureMapper, save_mapper
@@ -133,7 +134,13 @@ def run_mapper(
         len(train_idx),
         len(test_idx),
     )
-    history = train_mapper(mapper, G, lpips, x[train_idx], feats[train_idx], tcfg, f_enc, f_target)
+    with tqdm(total=tcfg.steps, unit="step", desc=f"mapper {encoder.label}", dynamic_ncols=True) as bar:
+
+        def tick(step: int, row: dict[str, float]) -> None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{row['loss']:.4f}", img_per_s=f"{tcfg.batch_size / row['seconds']:.1f}")
+
+        history = train_mapper(mapper, G, lpips, x[train_idx], feats[train_idx], tcfg, f_enc, f_target, tick)
     standin = bool(
         encoder.is_standin or getattr(lpips, "is_standin", False) or (f_enc is not None and f_enc.is_standin)
     )
