@@ -42,6 +42,21 @@ def test_xdog_is_differentiable_with_respect_to_the_image():
 def test_xdog_refuses_bad_sigma():
     with pytest.raises(ValueError, match="sigma must be > 0"):
         XDoGSketcher(sigma=0)
+    with pytest.raises(ValueError, match="contrast must be > 0"):
+        XDoGSketcher(contrast=0)
+
+
+def test_xdog_contrast_normalised_draws_the_same_lines_at_any_global_contrast():
+    """With `contrast`, lowering an image's contrast cannot remove lines (the shortcut G took in the demo)."""
+    torch.manual_seed(0)
+    x = 0.5 * square_on_grey(1) + 0.1 * torch.randn(1, 3, 32, 32)  # texture: faint lines contrast decides
+    low = x.mean() + 0.4 * (x - x.mean())  # the same picture at 40 % of the contrast
+    plain, normalised = XDoGSketcher(), XDoGSketcher(contrast=0.2)
+    n_plain = [int((plain(v) < 0).sum()) for v in (x, low)]
+    assert n_plain[1] < 0.8 * n_plain[0], f"plain XDoG loses lines at low contrast: {n_plain}"
+    a, b = normalised(x), normalised(low)
+    assert torch.allclose(a, b, atol=1e-4)
+    assert (a < 0).sum() > 0
 
 
 def photosketch_file(tmp_path, drop_counters: bool = True):

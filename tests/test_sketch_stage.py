@@ -58,7 +58,7 @@ def test_demo_sketch_stage_writes_checkpoint_report_pictures_and_keeps_the_sourc
     assert digest(source) == before, "the source run's checkpoint is never modified"
     assert out["source"] == str(source) and out["kimg"] == 0.008
     meta = load_checkpoint(run / out["sketch_checkpoint"])["sdstylegan"]
-    assert meta["kimg"] == 0.008 and meta["training"]["sketch"]["params"] == "mapping"
+    assert meta["kimg"] == 0.008 and meta["training"]["sketch"]["params"] == "w_shift"
     G = load_generator(run / out["sketch_checkpoint"])
     assert G.img_resolution == 16
     assert (
@@ -72,7 +72,7 @@ def test_demo_sketch_stage_writes_checkpoint_report_pictures_and_keeps_the_sourc
     report = json.loads((run / out["report"]).read_text())
     assert report["sketcher"] == "xdog" and report["sketcher_offline"] is True
     assert (
-        report["sketched_mode"] == "palo_santo" and report["num_sketches"] == 4 and report["num_heldout"] == 4
+        report["sketched_mode"] == "calabash" and report["num_sketches"] == 4 and report["num_heldout"] == 4
     )
     for when in ("before", "after"):
         r = report[when]
@@ -80,7 +80,7 @@ def test_demo_sketch_stage_writes_checkpoint_report_pictures_and_keeps_the_sourc
         assert r["sketch_chamfer_px"] >= 0
         assert set(r["fid_standin"]) == {"sketched_mode", "all_inliers"}, "stand-in FID is labelled"
     assert Image.open(run / out["before_after"]).size[0] > 0
-    assert len(list((run / "sketch" / "sketches").glob("palo_santo_*.png"))) == 4
+    assert len(list((run / "sketch" / "sketches").glob("calabash_*.png"))) == 4
     assert sorted(p.name for p in (run / out["samples"]).iterdir()) == [
         f"kimg{k:09.3f}_psi1.png" for k in (0, 0.004, 0.008)
     ]

@@ -71,16 +71,22 @@ class XDoGSketcher(nn.Module):
         sharpen: float = 20.0,  # p: gain of the DoG
         epsilon: float = 0.3,  # lines where p·DoG < −ε (luminance units of [0, 1] images)
         phi: float = 10.0,  # steepness of the soft threshold (flat regions: tanh(φ·ε))
+        contrast: float | None = None,  # each image's luminance std is scaled to this first (None = off)
     ):
         super().__init__()
         if sigma <= 0 or k <= 1:
             raise ValueError(f"sketch.xdog: sigma must be > 0 and k > 1, got sigma={sigma}, k={k}")
+        if contrast is not None and contrast <= 0:
+            raise ValueError(f"sketch.xdog.contrast must be > 0 or null, got {contrast}")
         self.sigma, self.k, self.sharpen, self.epsilon, self.phi = sigma, k, sharpen, epsilon, phi
+        self.contrast = contrast
         self.requires_grad_(False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Sketches [N, 1, H, W] in [-1, 1] (white paper, dark lines) of RGB images in [-1, 1]."""
         y = luminance(x)
+        if self.contrast is not None:  # the same lines at any global contrast (at most 10× amplified)
+            y = y * (self.contrast / y.std(dim=(2, 3), keepdim=True).clamp_min(0.1 * self.contrast))
         g1, g2 = gaussian_blur(y, self.sigma), gaussian_blur(y, self.sigma * self.k)
         u = self.sharpen * (g1 - g2) + self.epsilon  # < 0 on the dark side of an edge
         # A smooth threshold (not XDoG's hard paper branch): G gets a gradient everywhere, also where no
