@@ -129,6 +129,30 @@ def test_no_subject_other_object_paints_an_object_only_into_no_subject_outliers(
             render_demo_image(0, 0, 32, style=bad)
 
 
+def test_grain_repaints_only_palo_santo_and_sixty_keeps_the_default_set():
+    """`grain` changes the wood stripes of palo santo gourds only (other inliers pixel-identical); 60 is the
+    default set; a coarser grain has fewer stripes (fewer sign changes of the row-wise brightness slope)."""
+    default = [render_demo_image(11, i, 64, outlier_fraction=0.0) for i in range(24)]
+    same = [render_demo_image(11, i, 64, 0.0, DemoStyle(grain=60.0)) for i in range(24)]
+    coarse = [render_demo_image(11, i, 64, 0.0, DemoStyle(grain=25.0)) for i in range(24)]
+    assert all(np.array_equal(np.asarray(a.image), np.asarray(b.image)) for a, b in zip(default, same))
+
+    def stripes(d) -> int:
+        x0, y0, x1, y1 = d.boxes[0]
+        column = np.asarray(d.image, np.float32)[y0 + 4 : y1 - 4, (x0 + x1) // 2].mean(axis=1)
+        return int((np.diff(np.sign(np.diff(column))) != 0).sum())
+
+    palo = [i for i, d in enumerate(default) if d.mode == MODES.index("palo_santo")]
+    assert palo and len(palo) < len(default)
+    for i, (a, c) in enumerate(zip(default, coarse)):
+        if i not in palo:
+            assert np.array_equal(np.asarray(a.image), np.asarray(c.image))
+    assert sum(stripes(coarse[i]) for i in palo) < sum(stripes(default[i]) for i in palo)
+    for bad in (DemoStyle(grain=-1.0), DemoStyle(grain=500.0)):
+        with pytest.raises(ValueError, match="grain"):
+            render_demo_image(0, 0, 32, style=bad)
+
+
 def test_bad_values_are_refused():
     with pytest.raises(ValueError, match="outlier_fraction"):
         render_demo_image(0, 0, 64, outlier_fraction=1.5)

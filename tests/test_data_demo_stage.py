@@ -133,7 +133,7 @@ def test_stage_without_image_size_renders_at_the_training_resolution(tmp_path):
     assert json.loads((tmp_path / "demo_data" / "info.json").read_text())["resolution"] == 16
 
 
-def test_stage_passes_subject_scale_clutter_backdrop_and_no_subject(tmp_path):
+def test_stage_passes_subject_scale_clutter_backdrop_no_subject_and_grain(tmp_path):
     run_demo_data(
         _ctx(
             tmp_path,
@@ -141,12 +141,13 @@ def test_stage_passes_subject_scale_clutter_backdrop_and_no_subject(tmp_path):
             clutter=0.25,
             backdrop=0.3,
             no_subject="other_object",
+            grain=25.0,
             num_images=2,
         )
     )
     info = json.loads((tmp_path / "demo_data" / "info.json").read_text())
     assert info["subject_scale"] == [0.5, 0.6] and info["clutter"] == 0.25
-    assert info["backdrop"] == 0.3 and info["no_subject"] == "other_object"
+    assert info["backdrop"] == 0.3 and info["no_subject"] == "other_object" and info["grain"] == 25.0
     with pytest.raises(ValueError, match="dataset.subject_scale"):
         run_demo_data(_ctx(tmp_path / "b", subject_scale=[0.6, 0.5]))
 

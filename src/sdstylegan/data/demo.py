@@ -45,6 +45,7 @@ class DemoStyle:
     clutter: float = 1.0
     backdrop: float = 1.0
     no_subject: str = "background"
+    grain: float = 60.0
 
     def check(self) -> None:
         lo, hi = (float(v) for v in self.subject_scale)
@@ -56,6 +57,8 @@ class DemoStyle:
             raise ValueError(f"dataset.clutter must lie in [0, 1], got {self.clutter}")
         if not 0.0 <= float(self.backdrop) <= 1.0:
             raise ValueError(f"dataset.backdrop must lie in [0, 1], got {self.backdrop}")
+        if not 0.0 <= float(self.grain) <= 200.0:
+            raise ValueError(f"dataset.grain must lie in [0, 200], got {self.grain}")
         if self.no_subject not in NO_SUBJECT_SHOWS:
             raise ValueError(
                 f"dataset.no_subject must be one of {list(NO_SUBJECT_SHOWS)}, got {self.no_subject!r}"
@@ -136,7 +139,13 @@ def _shade(
 
 
 def _draw_gourd(
-    rng: np.random.Generator, img: np.ndarray, mode: int, cx: float, cy: float, s: float
+    rng: np.random.Generator,
+    img: np.ndarray,
+    mode: int,
+    cx: float,
+    cy: float,
+    s: float,
+    grain: float = DemoStyle.grain,
 ) -> tuple[int, int, int, int]:
     """Paint one gourd of `mode` (height ≈ s px, centred at cx, cy) into `img`; return its tight box."""
     H, W, _ = img.shape
@@ -173,7 +182,7 @@ def _draw_gourd(
         neck = np.zeros_like(body)
         nx, ny = np.clip(u / np.maximum(half_w, 1e-3), -1, 1), 0.2 * v
         base = np.array([196, 152, 98]) * jitter
-        base = base[None, None, :] * (1 + 0.12 * np.sin(v * 60 + 8 * np.sin(u * 7)))[..., None]
+        base = base[None, None, :] * (1 + 0.12 * np.sin(v * grain + 8 * np.sin(u * 7)))[..., None]
         shin, spec_w = 6, 20
     else:  # ceramic: glossy saturated colour
         rx, ry, vc = 0.36, 0.40, 0.08
@@ -245,7 +254,7 @@ def _gourd_scene(
         s = rng.uniform(*style.subject_scale) * size if n == 1 else rng.uniform(0.22, 0.4) * size
         cx = rng.uniform(0.45 * s, max(size - 0.45 * s, 0.45 * s))
         cy = rng.uniform(0.88 * s, max(size - 0.55 * s, 0.88 * s))  # a gourd of 0.7·size just fits
-        box = _draw_gourd(rng, canvas, m, cx, cy, s)
+        box = _draw_gourd(rng, canvas, m, cx, cy, s, style.grain)
         if box[2] > box[0]:
             boxes.append(_scale_box(box, resolution))
     return canvas, boxes

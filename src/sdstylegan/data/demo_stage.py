@@ -100,6 +100,7 @@ def generate_demo_dataset(
         "clutter": style.clutter,
         "backdrop": style.backdrop,
         "no_subject": style.no_subject,
+        "grain": style.grain,
         "num_outliers": sum(kinds.values()),
         "outlier_kinds": dict(kinds),
         "modes": list(MODES),
@@ -120,6 +121,7 @@ def run_demo_data(ctx: StageContext) -> dict[str, Any]:
         float(d.get("clutter", DemoStyle.clutter)),
         float(d.get("backdrop", DemoStyle.backdrop)),
         str(d.get("no_subject", DemoStyle.no_subject)),
+        float(d.get("grain", DemoStyle.grain)),
     )
     info = generate_demo_dataset(
         ctx.stage_dir,

@@ -320,7 +320,7 @@ def check_demo_data(cfg: DictConfig) -> list[str]:
     key = "dataset.image_size" if c.get("dataset.image_size") is not None else "dataset.resolution"
     c.number(key, DEMO_MIN_RESOLUTION, integer=True)
     c.number("dataset.num_workers", 0, integer=True)
-    try:  # subject_scale, clutter, backdrop, no_subject: DemoStyle knows their ranges
+    try:  # subject_scale, clutter, backdrop, no_subject, grain: DemoStyle knows their ranges
         from sdstylegan.data.demo import DemoStyle
 
         def given(key: str, default: Any) -> Any:
@@ -332,6 +332,7 @@ def check_demo_data(cfg: DictConfig) -> list[str]:
             given("clutter", DemoStyle.clutter),
             given("backdrop", DemoStyle.backdrop),
             given("no_subject", DemoStyle.no_subject),
+            given("grain", DemoStyle.grain),
         ).check()
     except (TypeError, ValueError) as e:
         c.lines.append(str(e))
