@@ -52,7 +52,18 @@ def digest(path: Path) -> str:
 @pytest.mark.slow  # a training and a fine-tuning with evaluation in the real pipeline (~20 s)
 def test_demo_sketch_stage_writes_checkpoint_report_pictures_and_keeps_the_source(make_cfg, source, tmp_path):
     before = digest(source)
-    cfg = make_cfg([*TINY, STAGES, f"sketch.source={source}", "sketch.kimg=0.008", *every(0.004)])
+    # w_shift here (the demo config trains the mapping, which the resume test below runs): the shift must be
+    # folded into the saved G so that `generate` draws the fine-tuned samples
+    cfg = make_cfg(
+        [
+            *TINY,
+            STAGES,
+            f"sketch.source={source}",
+            "sketch.kimg=0.008",
+            "sketch.params=w_shift",
+            *every(0.004),
+        ]
+    )
     run = Path(cfg.paths.run_dir)
     out = run_from_config(cfg)["sketch"]
     assert digest(source) == before, "the source run's checkpoint is never modified"
