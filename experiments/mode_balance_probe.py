@@ -11,47 +11,37 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 
 import torch
 
-from sdstylegan.data.datamodule import ManifestImageDataset
 from sdstylegan.data.demo import MODES
 from sdstylegan.distill.truncation import render
-from sdstylegan.proof.mode_classifier import train_mode_classifier
+from sdstylegan.proof.coverage import mode_shares
+from sdstylegan.proof.mode_classifier import labelled_inliers, train_mode_classifier
 from sdstylegan.training.checkpoint import load_generator
-
-
-def _truth(run: Path) -> dict[str, dict]:
-    with open(run / "demo_data" / "ground_truth.jsonl") as f:
-        rows = [json.loads(line) for line in f if line.strip()]
-    return {r["id"]: r for r in rows}
+from sdstylegan.utils.io import read_jsonl
 
 
 def probe(run: Path, stage: str, num: int, seed: int) -> dict:
-    truth = _truth(run)
+    truth = {
+        row["id"]: row for _, row in read_jsonl(run / "demo_data" / "ground_truth.jsonl", what="ground truth")
+    }
     manifest = run / ("crop" if (run / "crop").exists() else "demo_data") / "manifest.jsonl"
     G = load_generator(run / stage / "checkpoints" / "last.ckpt", map_location="cpu").eval()
-    res = G.img_resolution
-    ds = ManifestImageDataset(manifest, res)
-    keep = [i for i, r in enumerate(ds.records) if not truth.get(r.id, {"outlier": True}).get("outlier")]
-    images = torch.stack([ds[i] for i in keep])
-    labels = torch.tensor([int(truth[ds.records[i].id]["mode"]) for i in keep])
+    images, labels = labelled_inliers(manifest, G.img_resolution, truth)
     clf = train_mode_classifier(images, labels, list(MODES), seed)
     z = torch.randn(num, G.z_dim, generator=torch.Generator().manual_seed(seed + 1))
     with torch.no_grad():
         x = render(G, torch.cat([G.mapping(zb) for zb in z.split(250)]), 250)
-    pred = clf.predict(x)
-    shares = torch.bincount(pred, minlength=len(MODES)).double() / num
-    ent = -sum(float(p) * math.log(float(p)) for p in shares if p > 0) / math.log(len(MODES))
+    m = mode_shares(clf.predict(x), len(MODES))
     return {
         "run": str(run),
         "stage": stage,
         "classifier_acc": round(clf.holdout_accuracy, 3),
-        "shares": {m: round(float(s), 3) for m, s in zip(MODES, shares)},
-        "entropy": round(ent, 3),
-        "min_share": round(float(shares.min()), 3),
+        "shares": {name: round(p, 3) for name, p in zip(MODES, m["shares"])},
+        "entropy": round(m["entropy"], 3),
+        "min_share": round(m["min_share"], 3),
     }
 
 
