@@ -11,7 +11,7 @@ from omegaconf import OmegaConf
 from PIL import Image
 
 from sdstylegan.data.demo import MODES, OUTLIER_KINDS, DemoStyle
-from sdstylegan.data.demo_stage import generate_demo_dataset, run_demo_data
+from sdstylegan.data.demo_stage import demo_style, generate_demo_dataset, run_demo_data
 from sdstylegan.data.manifest import read_manifest
 from sdstylegan.pipeline.context import StageContext
 
@@ -156,3 +156,11 @@ def test_stage_refuses_another_dataset(tmp_path):
     with pytest.raises(ValueError, match="stage demo_data needs dataset=demo, but dataset.name is 'folder'"):
         run_demo_data(_ctx(tmp_path, name="folder"))
     assert not (tmp_path / "demo_data").exists()
+
+
+def test_demo_style_reads_a_dataset_config_with_defaults_and_checks_it():
+    d = OmegaConf.create({"clutter": 0.1, "backdrop": 0.3, "grain": 25, "subject_scale": [0.55, 0.7]})
+    assert demo_style(d) == DemoStyle((0.55, 0.7), 0.1, 0.3, DemoStyle.no_subject, 25.0)
+    assert demo_style(OmegaConf.create({})) == DemoStyle()
+    with pytest.raises(ValueError, match="dataset.backdrop"):
+        demo_style(OmegaConf.create({"backdrop": 2}))

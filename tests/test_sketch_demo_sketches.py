@@ -7,6 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
+from sdstylegan.data.demo import DemoStyle
 from sdstylegan.sketch.demo_sketches import (
     SketchPose,
     mode_index,
@@ -63,14 +64,34 @@ def test_write_demo_sketches_numbers_files_after_start(tmp_path):
 def test_sketcher_style_is_f_of_demo_photos_of_the_pose(tmp_path):
     F = XDoGSketcher()
     paths = write_demo_sketches(
-        tmp_path, 2, 0, 2, 32, SketchPose(), style="sketcher", sketcher=F, clutter=0.1
+        tmp_path, 2, 0, 2, 32, SketchPose(), style="sketcher", sketcher=F, look=DemoStyle(clutter=0.1)
     )
     photo = Image.open(tmp_path / "photos" / paths[0].name)
     assert photo.mode == "RGB" and photo.size == (32, 32)
-    assert np.array_equal(np.asarray(photo), np.asarray(render_pose_photo(2, 0, 0, 32, SketchPose(), 0.1)))
+    assert np.array_equal(
+        np.asarray(photo), np.asarray(render_pose_photo(2, 0, 0, 32, SketchPose(), DemoStyle(clutter=0.1)))
+    )
     x = torch.from_numpy(np.array(photo, dtype=np.float32)).permute(2, 0, 1)[None] / 127.5 - 1
     want = ((F(x)[0, 0] + 1) * 127.5).round().to(torch.uint8).numpy()
     assert np.array_equal(np.asarray(Image.open(paths[0])), want)
     assert (want < 128).any() and (want > 250).mean() > 0.5, "dark lines on white paper"
     with pytest.raises(ValueError, match="sketcher needs F"):
         write_demo_sketches(tmp_path, 2, 0, 1, 32, SketchPose(), style="sketcher")
+
+
+def test_pose_photos_are_drawn_in_the_datasets_look():
+    """backdrop pulls the background toward grey and grain changes palo santo's wood, as in the dataset."""
+    pose = SketchPose()
+
+    def photo(**look) -> np.ndarray:
+        return np.asarray(render_pose_photo(2, 0, 0, 64, pose, DemoStyle(**look)), dtype=np.float32)
+
+    default, calm, fine = photo(), photo(backdrop=0.2), photo(grain=25)
+    corner = (slice(0, 8), slice(0, 8))  # background: the gourd stands at the centre
+    assert (
+        np.abs(calm[corner].mean(axis=(0, 1)) - 120).max()
+        < np.abs(default[corner].mean(axis=(0, 1)) - 120).max()
+    )
+    gourd = (slice(24, 44), slice(26, 38))
+    assert np.array_equal(default[corner], fine[corner]) and not np.array_equal(default[gourd], fine[gourd])
+    assert np.array_equal(default, np.asarray(render_pose_photo(2, 0, 0, 64, pose), dtype=np.float32))

@@ -12,6 +12,7 @@ import io
 import json
 import os
 from collections import Counter
+from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -111,11 +112,8 @@ def generate_demo_dataset(
     return info
 
 
-def run_demo_data(ctx: StageContext) -> dict[str, Any]:
-    """Pipeline stage: the synthetic dataset described by `cfg.dataset` (dataset=demo)."""
-    d = ctx.cfg.dataset
-    if d.get("name") != "demo":
-        raise ValueError(f"stage demo_data needs dataset=demo, but dataset.name is {d.get('name')!r}")
+def demo_style(d: Mapping[str, Any]) -> DemoStyle:
+    """The scenes' look from a `dataset` config (keys it lacks take DemoStyle's defaults), validated."""
     style = DemoStyle(
         tuple(float(v) for v in d.get("subject_scale", DemoStyle.subject_scale)),
         float(d.get("clutter", DemoStyle.clutter)),
@@ -123,6 +121,16 @@ def run_demo_data(ctx: StageContext) -> dict[str, Any]:
         str(d.get("no_subject", DemoStyle.no_subject)),
         float(d.get("grain", DemoStyle.grain)),
     )
+    style.check()
+    return style
+
+
+def run_demo_data(ctx: StageContext) -> dict[str, Any]:
+    """Pipeline stage: the synthetic dataset described by `cfg.dataset` (dataset=demo)."""
+    d = ctx.cfg.dataset
+    if d.get("name") != "demo":
+        raise ValueError(f"stage demo_data needs dataset=demo, but dataset.name is {d.get('name')!r}")
+    style = demo_style(d)
     info = generate_demo_dataset(
         ctx.stage_dir,
         int(d.num_images),

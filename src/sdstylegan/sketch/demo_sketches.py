@@ -5,8 +5,8 @@ hand-drawn sketches vary; the straw leans left or right at random. Two styles:
 - `outline`: the gourd is painted onto an empty canvas by the code that paints the demo photos
   (`data.demo`) and its silhouette's outline is drawn as a dark line on white paper — what a person
   sketching "this gourd, standing here" would draw.
-- `sketcher`: a demo photo of the gourd at that pose (background as the data's) is passed through the
-  sketcher F — how the paper's quantitative sketch sets were made (PhotoSketch on real photos that match).
+- `sketcher`: a demo photo of the gourd at that pose, in the data's look (`DemoStyle`: background clutter
+  and colours, wood grain), is passed through the sketcher F — how the paper's quantitative sketch sets were made (PhotoSketch on real photos that match).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from sdstylegan.data.demo import _SS, MODES, _background, _draw_gourd, _finish
+from sdstylegan.data.demo import _SS, MODES, DemoStyle, _background, _draw_gourd, _finish
 from sdstylegan.utils.io import atomic_open
 
 STYLES = ("outline", "sketcher")
@@ -89,14 +89,16 @@ def render_sketch(mode: int, seed: int, index: int, resolution: int, pose: Sketc
 
 
 def render_pose_photo(
-    mode: int, seed: int, index: int, resolution: int, pose: SketchPose, clutter: float = 1.0
+    mode: int, seed: int, index: int, resolution: int, pose: SketchPose, look: DemoStyle | None = None
 ) -> Image.Image:
-    """A demo photo (RGB) of one gourd of `mode` at `pose` on a demo background of the given clutter."""
+    """A demo photo (RGB) of one gourd of `mode` at `pose`, drawn in `look` (the dataset's DemoStyle: clutter,
+    backdrop, grain), so its sketch shows what the training photos show."""
+    look = look or DemoStyle()
     rng = np.random.default_rng([int(seed), 7919, int(index)])
     size = resolution * _SS
     cx, cy, s = _placement(rng, size, pose)
-    canvas = _background(rng, size, clutter)
-    _draw_gourd(rng, canvas, mode, cx, cy, s)
+    canvas = _background(rng, size, look.clutter, look.backdrop)
+    _draw_gourd(rng, canvas, mode, cx, cy, s, look.grain)
     return _finish(rng, canvas, resolution)
 
 
@@ -120,11 +122,11 @@ def write_demo_sketches(
     start: int = 0,
     style: str = "outline",
     sketcher: torch.nn.Module | None = None,
-    clutter: float = 1.0,
+    look: DemoStyle | None = None,
 ) -> list[Path]:
     """Render sketches `start … start + count − 1` as PNG files into `out_dir` (atomic writes); their paths.
 
-    `style='sketcher'` also writes the photos they were made from into `<out_dir>/photos/`.
+    `style='sketcher'` also writes the photos they were made from (drawn in `look`) into `<out_dir>/photos/`.
     """
     pose.check()
     if style not in STYLES or (style == "sketcher" and sketcher is None):
@@ -135,7 +137,7 @@ def write_demo_sketches(
     if style == "outline":
         images = [render_sketch(mode, seed, i, resolution, pose) for i in indices]
     else:
-        photos = [render_pose_photo(mode, seed, i, resolution, pose, clutter) for i in indices]
+        photos = [render_pose_photo(mode, seed, i, resolution, pose, look) for i in indices]
         images = sketch_photos(photos, sketcher)
         for i, photo in zip(indices, photos, strict=True):
             with atomic_open(out_dir / "photos" / f"{MODES[mode]}_{i:04d}.png", "wb") as f:

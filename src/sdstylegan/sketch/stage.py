@@ -28,6 +28,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from sdstylegan.data.demo import MODES
+from sdstylegan.data.demo_stage import demo_style
 from sdstylegan.distill.records import load_ground_truth
 from sdstylegan.pipeline.context import StageContext
 from sdstylegan.pipeline.ranks import on_rank_zero
@@ -171,7 +172,8 @@ def render_demo_sketches(ctx: StageContext, resolution: int, sketcher: torch.nn.
     d = sk.demo
     mode, pose, seed = mode_index(d.mode), _pose(d), derive_seed(int(ctx.cfg.seed), "sketch", "demo")
     train_dir, held_dir = sketch_dirs(ctx)
-    style = {"style": str(d.style), "sketcher": sketcher, "clutter": float(d.clutter)}
+    # The photos behind `style: sketcher` are drawn in the dataset's look (clutter, backdrop, grain).
+    style = {"style": str(d.style), "sketcher": sketcher, "look": demo_style(ctx.cfg.dataset)}
     write_demo_sketches(train_dir, mode, seed, int(d.count), resolution, pose, **style)
     write_demo_sketches(held_dir, mode, seed, int(d.heldout), resolution, pose, start=int(d.count), **style)
     return {}
