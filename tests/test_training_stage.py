@@ -276,3 +276,20 @@ def test_backends_are_set_from_the_config_every_run():
             torch.backends.cuda.matmul.allow_tf32,
             torch.backends.cudnn.allow_tf32,
         ) = saved
+
+
+def test_raw_kimg_sets_train_raws_length_apart_from_train(make_cfg):
+    """training.raw_kimg trains train_raw that long while train keeps total_kimg; raising it extends train_raw."""
+    args = [*TINY, "pipeline.stages=[demo_data,train_raw,train]", *every(0.004)]
+    args += ["training.callbacks.metrics.every_kimg=null", "training.total_kimg=0.004"]
+    cfg = make_cfg([*args, "training.raw_kimg=0.008"])
+    out = run_from_config(cfg)
+    run = Path(cfg.paths.run_dir)
+    assert out["train_raw"]["kimg"] == 0.008 and out["train"]["kimg"] == 0.004
+    assert cfg.training.total_kimg == 0.004, "the run's config is not changed"
+    out2 = run_from_config(make_cfg([*args, "training.raw_kimg=0.012"]))
+    assert out2["train_raw"]["kimg"] == 0.012
+    assert load_checkpoint(run / out2["train_raw"]["checkpoint"])["sdstylegan"]["minibatches"] == 3
+    assert not (run / "train_raw.prev").exists(), "more raw kimg extends, it does not start over"
+    with pytest.raises(Exception, match="training.raw_kimg"):
+        run_from_config(make_cfg([*args, "training.raw_kimg=0"]))

@@ -144,6 +144,7 @@ def training_problems(cfg: DictConfig, world: int | None = None) -> list[str]:
         _model_resolution(c, res)
     batch = c.number("training.batch_size", 1, integer=True)
     c.number("training.total_kimg", 0, low_open=True)
+    c.number("training.raw_kimg", 0, low_open=True, allow=(None,))
     batch_gpu = c.number("training.batch_gpu", 1, integer=True, allow=(None,))
     c.number("dataset.datamodule.batch_size", 1, integer=True)
     c.number("dataset.datamodule.num_workers", 0, integer=True)

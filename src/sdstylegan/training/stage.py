@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import copy
 import warnings
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from sdstylegan.pipeline.context import StageContext
 from sdstylegan.pipeline.stage_checks import check_config
@@ -108,9 +109,16 @@ def build_trainer(cfg: DictConfig, stage_dir: Path, loggers: list[Any], **overri
     return instantiate(cfg.trainer, **kwargs)
 
 
-def train_generator(ctx: StageContext, encoder: bool, manifest: Path | None = None) -> dict[str, Any]:
-    """Train (or resume) StyleGAN2 on `manifest` (default `ctx.latest("manifest")`); return the stage outputs."""
+def train_generator(
+    ctx: StageContext, encoder: bool, manifest: Path | None = None, total_kimg: float | None = None
+) -> dict[str, Any]:
+    """Train (or resume) StyleGAN2 on `manifest` (default `ctx.latest("manifest")`) up to `total_kimg`
+    (default `training.total_kimg`); return the stage outputs."""
     cfg = ctx.cfg
+    if total_kimg is not None:  # a copy: the run's config (and the fingerprints made from it) stays as given
+        cfg = copy.deepcopy(cfg)
+        with open_dict(cfg):
+            cfg.training.total_kimg = float(total_kimg)
     check_config(cfg)
     last = ctx.stage_dir / CHECKPOINT_DIR / LAST
     resume_from = last if last.exists() else None
@@ -195,8 +203,9 @@ def needs_train(cfg: DictConfig) -> list[str]:
 
 
 def run_train_raw(ctx: StageContext) -> dict[str, Any]:
-    """Stage `train_raw`: G + SDIP encoder E on all usable images (input to self_filter)."""
-    return train_generator(ctx, encoder=True)
+    """Stage `train_raw`: G + SDIP encoder E on all usable images (input to self_filter), for
+    `training.raw_kimg` kimg when set (else `training.total_kimg`)."""
+    return train_generator(ctx, encoder=True, total_kimg=OmegaConf.select(ctx.cfg, "training.raw_kimg"))
 
 
 def run_train(ctx: StageContext) -> dict[str, Any]:
