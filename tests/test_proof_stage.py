@@ -17,7 +17,6 @@ TINY = [
     *tiny_run(40, 32, experiment="demo_proof"),
     "dataset.outlier_fraction=0.3",
     "training.total_kimg=0.008",
-    "training.raw_kimg=null",
     "training.callbacks.samples.num=4",
     "clustering.num_samples=200",
     "clustering.num_clusters=4",
@@ -145,7 +144,6 @@ def test_reduced_proof_run_detects_outliers_well_above_chance(make_cfg):
             "experiment=demo_proof",
             "dataset.num_images=1000",
             "training.total_kimg=8",
-            "training.raw_kimg=null",  # demo_proof trains train_raw longer; the reduced run does not
             "trainer.enable_progress_bar=false",
             "print_config=false",
             "pipeline.stages=[demo_data,crop,train_raw,self_filter]",
