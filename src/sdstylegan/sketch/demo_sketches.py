@@ -6,7 +6,8 @@ hand-drawn sketches vary; the straw leans left or right at random. Two styles:
   (`data.demo`) and its silhouette's outline is drawn as a dark line on white paper — what a person
   sketching "this gourd, standing here" would draw.
 - `sketcher`: a demo photo of the gourd at that pose, in the data's look (`DemoStyle`: background clutter
-  and colours, wood grain), is passed through the sketcher F — how the paper's quantitative sketch sets were made (PhotoSketch on real photos that match).
+  and colours, wood grain), is passed through the sketcher F — how the paper's quantitative sketch sets
+  were made (PhotoSketch on real photos that match).
 """
 
 from __future__ import annotations
