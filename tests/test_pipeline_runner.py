@@ -137,12 +137,25 @@ def test_loader_settings_do_not_invalidate_the_dataset(make_cfg):
     assert json.load(open(f"{cfg.paths.run_dir}/demo_data/done.json"))["token"] != token
 
 
+def stage_grow(ctx: StageContext) -> dict:
+    """Test stage like a training run: (re)writes its output file only to make it longer."""
+    CALLS.append((ctx.name, ctx.resume))
+    f = ctx.stage_dir / "length.txt"
+    if not f.exists() or int(f.read_text()) < ctx.cfg.length:
+        f.write_text(str(ctx.cfg.length))
+    return {"value": 1, "file": ctx.relative(f)}
+
+
 def test_extend_key_reenters_a_finished_stage_in_place(make_cfg):
-    def cfg_with(value_extra):
+    def cfg_with(length):
         cfg = _cfg(make_cfg, ["a", "b"])
         with open_dict(cfg):
-            cfg.length = value_extra  # outside a's fingerprint keys (toy)
-            cfg.pipeline.registry.a.extend = ["length"]
+            cfg.length = length  # outside a's fingerprint keys (toy)
+            cfg.pipeline.registry.a = {
+                "fn": f"{__name__}.stage_grow",
+                "config": ["toy"],
+                "extend": ["length"],
+            }
         return cfg
 
     run_pipeline(cfg_with(10))
@@ -151,8 +164,16 @@ def test_extend_key_reenters_a_finished_stage_in_place(make_cfg):
     assert CALLS == []
     run_pipeline(cfg_with(20))  # only the extend key changed: a resumes in place, b follows
     assert CALLS == [("a", True), ("b", False)]
-    run_dir = cfg_with(20).paths.run_dir
-    assert not (Path(run_dir) / "a.prev").exists()  # nothing moved aside
+    run_dir = Path(cfg_with(20).paths.run_dir)
+    assert not (run_dir / "a.prev").exists()  # nothing moved aside
+    CALLS.clear()
+    token = json.loads((run_dir / "a" / "done.json").read_text())["token"]
+    run_pipeline(cfg_with(15))  # a resumes and finds nothing to add: its token stays, b stays done
+    assert CALLS == [("a", True)]
+    assert json.loads((run_dir / "a" / "done.json").read_text())["token"] == token
+    CALLS.clear()
+    run_pipeline(cfg_with(15))
+    assert CALLS == [], "the new extend value is recorded"
 
 
 def test_folder_made_by_another_rank_is_not_moved_aside(make_cfg):

@@ -392,6 +392,31 @@ def test_encoder_terms_reach_g_only_when_update_generator(make_cfg, manifest, tm
     assert same != update_generator
 
 
+@pytest.mark.parametrize("total_kimg", [0.008, 0.012])
+def test_encoder_joins_at_start_kimg(make_cfg, manifest, tmp_path, total_kimg):
+    """`encoder.start_kimg` 0.008 (two steps of 4): before it E stays bit-identical and its terms do not reach
+    G (huge and tiny weights give the same G); the step at 0.008 trains E."""
+    after = []
+    for weight in (1e-3, 1e3):
+        torch.manual_seed(0)
+        t = training_cfg(
+            make_cfg,
+            f"training.total_kimg={total_kimg}",
+            "training.encoder.start_kimg=0.008",
+            "training.encoder.lambda_lpips=0",
+            f"training.encoder.lambda_l1={weight}",
+            f"training.encoder.lambda_w={weight}",
+        )
+        module = StyleGAN2Module(tiny_model(), t, encoder=True)
+        e0 = params(module.E)
+        make_trainer(tmp_path / f"{total_kimg}{weight}").fit(module, datamodule=make_data(manifest))
+        e_same = all(torch.equal(e0[k], v) for k, v in params(module.E).items())
+        assert e_same == (total_kimg <= 0.008)
+        after.append(params(module.G))
+    g_same = all(torch.equal(after[0][k], after[1][k]) for k in after[0])
+    assert g_same == (total_kimg <= 0.008)
+
+
 def test_sanitize_gradients_replaces_nan_and_inf_and_leaves_finite_values():
     from sdstylegan.training.module import sanitize_gradients
 

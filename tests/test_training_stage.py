@@ -14,6 +14,7 @@ from conftest import tiny_run
 
 from sdstylegan.pipeline.entry import run_from_config
 from sdstylegan.training.checkpoint import load_checkpoint, load_generator, load_network
+from sdstylegan.utils.io import read_json
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -293,3 +294,29 @@ def test_raw_kimg_sets_train_raws_length_apart_from_train(make_cfg):
     assert not (run / "train_raw.prev").exists(), "more raw kimg extends, it does not start over"
     with pytest.raises(Exception, match="training.raw_kimg"):
         run_from_config(make_cfg([*args, "training.raw_kimg=0"]))
+
+
+def test_more_total_kimg_extends_train_and_leaves_a_longer_train_raw_done(make_cfg):
+    """With training.raw_kimg set, raising total_kimg re-enters train_raw as an extension that finds nothing
+    to train: it keeps its token, so train (built on it) is extended in place instead of starting over."""
+    args = [*TINY, "pipeline.stages=[demo_data,train_raw,train]", *every(0.004)]
+    args += ["training.callbacks.metrics.every_kimg=null", "training.raw_kimg=0.008"]
+    cfg = make_cfg([*args, "training.total_kimg=0.004"])
+    run_from_config(cfg)
+    run = Path(cfg.paths.run_dir)
+    raw_before = read_json(run / "train_raw" / "done.json")
+    out = run_from_config(make_cfg([*args, "training.total_kimg=0.008"]))
+    raw_after = read_json(run / "train_raw" / "done.json")
+    assert raw_after["token"] == raw_before["token"] and raw_after["seconds"] == raw_before["seconds"]
+    assert out["train"]["kimg"] == 0.008 and not (run / "train.prev").exists()
+    assert load_checkpoint(run / out["train"]["checkpoint"])["sdstylegan"]["minibatches"] == 2
+    out = run_from_config(make_cfg([*args, "training.total_kimg=0.008", "training.raw_kimg=0.012"]))
+    assert read_json(run / "train_raw" / "done.json")["token"] != raw_before["token"], "trained on: new token"
+    assert (run / "train.prev").exists(), "train is redone on the longer train_raw"
+
+
+def test_encoder_start_kimg_must_come_before_train_raw_ends(make_cfg):
+    """E joining at or after train_raw's last kimg would leave self_filter an untrained encoder."""
+    args = [*TINY, "pipeline.stages=[demo_data,train_raw]", "training.raw_kimg=0.008"]
+    with pytest.raises(Exception, match=r"training.encoder.start_kimg.*below training.raw_kimg=0.008"):
+        run_from_config(make_cfg([*args, "training.encoder.start_kimg=0.008"]))

@@ -11,7 +11,9 @@ a stage invalidates what was built on it. A folder from another fingerprint is m
 
 A registry entry may also name `extend` keys (e.g. `training.total_kimg`): they are outside the
 fingerprint, and when only they change, a finished stage is re-entered in place as a resume (a
-training run continues from its last checkpoint instead of starting over).
+training run continues from its last checkpoint instead of starting over). An extension that changes
+none of the stage's outputs (a training run already past the new length) keeps the stage's done-token,
+so the stages after it stay done.
 
 Before the first stage runs (`pipeline.validate`, see `validate.py`): the config values of every stage
 that will run are checked (registry key `check`), and the recorded output files of every done stage
@@ -163,6 +165,32 @@ def _state(
     return fp, selected, extend, read_json(done_path) if done_path.exists() else None
 
 
+def _stamps(run_dir: Path, outputs: dict[str, Any]) -> dict[str, tuple[int, int, int]]:
+    """(files, bytes, newest mtime in ns) of each output that is a file or folder: whether a stage wrote
+    any of them."""
+    stamps = {}
+    for key, value in outputs.items():
+        if not isinstance(value, str) or not value:
+            continue
+        p = Path(value) if Path(value).is_absolute() else run_dir / value
+        files = [p] if p.is_file() else [f for f in p.rglob("*") if f.is_file()] if p.is_dir() else []
+        if files or p.is_dir():
+            st = [f.stat() for f in files]
+            stamps[key] = (len(st), sum(s.st_size for s in st), max((s.st_mtime_ns for s in st), default=0))
+    return stamps
+
+
+def _token_after(
+    run_dir: Path, prior: tuple[dict[str, Any], dict[str, Any]] | None, outputs: dict[str, Any], new: str
+) -> str:
+    """The token a stage's record gets: `new`, or the previous one when an extension (`prior`: its done.json
+    and `_stamps`) changed nothing (a training run already past the new length), so the stages after it
+    stay done instead of starting over."""
+    if prior is not None and outputs == prior[0]["outputs"] and _stamps(run_dir, outputs) == prior[1]:
+        return prior[0]["token"]
+    return new
+
+
 def _matches(done: dict[str, Any] | None, fp: str, forced: bool) -> bool:
     """A finished attempt with this fingerprint, and the stage not forced."""
     return done is not None and done.get("fingerprint") == fp and not forced
@@ -287,24 +315,32 @@ def run_pipeline(cfg: DictConfig) -> dict[str, dict[str, Any]]:
             sources=st.inputs,
         )
         token = uuid.uuid4().hex  # every rank must chain rank 0's token into later fingerprints
+        prior = (done, _stamps(run_dir, done["outputs"])) if same else None  # an extension: what it had
         try:
             if st.ranks == "zero":
-                outputs, token = on_rank_zero(lambda c, f=fn, t=token: (f(c) or {}, t), ctx)
+                outputs, token = on_rank_zero(
+                    lambda c, f=fn, t=token, p=prior: (o := f(c) or {}, _token_after(run_dir, p, o, t)), ctx
+                )
             else:
-                outputs, token = fn(ctx) or {}, agree(token)
+                outputs = fn(ctx) or {}
+                token = agree(_token_after(run_dir, prior, outputs, token))
         except BaseException as e:
             if is_zero:  # ranks waiting on disk for this stage fail with it instead of waiting on
                 write_json(stage_dir / FAILED, {"fingerprint": fp, "time": time.time(), "error": f"{e!r}"})
             raise
-        record = {
-            "fingerprint": fp,
-            "token": token,
-            "outputs": outputs,
-            "seconds": round(time.time() - t0, 3),
-            "extend": extend,
-            "config": selected,
-            "time": time.time(),
-        }
+        if same and token == done["token"]:
+            log.info("stage %-11s extended: nothing to add; later stages keep their outputs", name)
+            record = {**done, "extend": extend}
+        else:
+            record = {
+                "fingerprint": fp,
+                "token": token,
+                "outputs": outputs,
+                "seconds": round(time.time() - t0, 3),
+                "extend": extend,
+                "config": selected,
+                "time": time.time(),
+            }
         if is_zero:
             record["files"] = describe_outputs(
                 run_dir, outputs

@@ -220,7 +220,20 @@ def check_training(cfg: DictConfig, encoder: bool = False) -> list[str]:
     lam = c.get("training.encoder.lambda_lpips")
     if (encoder or c.get("training.encoder.enabled")) and isinstance(lam, (int, float)) and lam > 0:
         _lpips(c, "training.encoder.lpips", _int_or_none(c.get("dataset.resolution")))
+    if encoder or c.get("training.encoder.enabled"):
+        _encoder_start(c, raw=encoder)
     return c.lines + training_problems(cfg, world)
+
+
+def _encoder_start(c: _Lines, raw: bool) -> None:
+    """`training.encoder.start_kimg` below the run's length (train_raw's with `raw`): else E never trains."""
+    start = c.number("training.encoder.start_kimg", 0, allow=(None,))
+    key = "training.raw_kimg" if raw and c.get("training.raw_kimg") is not None else "training.total_kimg"
+    length = c.get(key)
+    if isinstance(start, (int, float)) and isinstance(length, (int, float)) and 0 < length <= start:
+        c.add(
+            "training.encoder.start_kimg", start, f"must be below {key}={length}, or the encoder never trains"
+        )
 
 
 def check_train(cfg: DictConfig) -> list[str]:

@@ -3,7 +3,8 @@
 Per minibatch (total `batch_size` images over all ranks, split into rounds of `batch_gpu` images per
 forward pass so the total batch holds on fewer GPUs): Gmain → Greg (every pl_interval) → Dmain →
 Dreg (every r1_interval), each phase one optimiser step; then G_ema, the image counter and ADA's p
-are updated. With the SDIP encoder on, its terms join Gmain and E has its own Adam.
+are updated. With the SDIP encoder on, its terms join Gmain and E has its own Adam (from
+`encoder.start_kimg` on; before it G and D train as a plain GAN).
 
 Networks come from the model config (`generator`, `discriminator`, `encoder` `_target_` nodes);
 that config, resolved to plain data, is stored in every checkpoint so `checkpoint.load_generator`
@@ -67,6 +68,7 @@ class StyleGAN2Module(pl.LightningModule):
         loss_cfg["r1_gamma"] = _auto(t.get("r1_gamma"), auto_r1_gamma(self.resolution, self.batch_size))
         enc = dict(t.get("encoder") or {})
         self.encoder_updates_g = bool(enc.get("update_generator", True))
+        self.encoder_start_kimg = float(enc.get("start_kimg") or 0)  # E (and its terms) join from here
         for key in ("lambda_w", "lambda_l1", "lambda_lpips"):
             if key in enc:
                 loss_cfg[key] = enc[key]
@@ -190,7 +192,8 @@ class StyleGAN2Module(pl.LightningModule):
         G, D, E, aug = self.G, self.D, self.E, self.augment
         logs: dict[str, torch.Tensor] = {}
 
-        joint = E is not None and self.encoder_updates_g  # reconstruction terms also train G
+        e_on = E is not None and self.kimg >= self.encoder_start_kimg  # before start_kimg: a plain GAN
+        joint = e_on and self.encoder_updates_g  # reconstruction terms also train G
 
         def g_main(x, z):
             out = self.loss.g_main(G, D, z, aug)
@@ -207,7 +210,7 @@ class StyleGAN2Module(pl.LightningModule):
         g_mods = [G] + ([E] if joint else [])
         s = self._phase("Gmain", g_opts, g_mods, chunks, g_main)
         logs["train/loss_g"] = s["loss"]
-        if E is not None and not joint:  # E alone inverts the current G (G frozen in this phase)
+        if e_on and not joint:  # E alone inverts the current G (G frozen in this phase)
             e = self._phase("Emain", [opt_e], [E], chunks, lambda x, z: self.loss.encoder_terms(G, E, z, x))
             s = {**s, **{f"enc_{k}": v for k, v in e.items()}}
         for k in ("enc_loss_w", "enc_l1", "enc_lpips"):
