@@ -211,3 +211,20 @@ def test_every_registered_stage_declares_its_rank_policy_and_real_stages_for_its
         assert spec.get("ranks") in ("zero", "all"), name
         for key, sources in (spec.get("inputs") or {}).items():
             assert set(sources) <= set(reg), (name, key)
+
+
+def test_config_if_present_keys_are_fingerprinted_when_there_and_may_be_absent(make_cfg):
+    def cfg_with(**look):
+        cfg = _cfg(make_cfg, ["a"])
+        with open_dict(cfg):
+            cfg.pipeline.registry.a.config_if_present = ["look.clutter"]
+            if look:
+                cfg.look = look
+        return cfg
+
+    run_pipeline(cfg_with())  # no `look` in this config: no error, fingerprinted as null
+    run_pipeline(cfg_with(clutter=None))
+    assert CALLS == [("a", False)], "absent and null are the same"
+    run_pipeline(cfg_with(clutter=0.5))
+    run_pipeline(cfg_with(clutter=0.5))
+    assert CALLS == [("a", False), ("a", False)], "a present value is in the fingerprint"

@@ -96,7 +96,7 @@ def _resolve_stages(cfg: DictConfig) -> list[Stage]:
     for name in stages:
         spec = registry[name]
         keys = [*(spec.get("config") or []), *(spec.get("extend") or []), *(spec.get("exclude") or [])]
-        absent = missing_keys(cfg, keys)
+        absent = missing_keys(cfg, keys)  # `config_if_present` keys may be absent (then fingerprinted as null)
         if absent:
             raise ValueError(
                 f"stage '{name}': config key(s) {absent} named by pipeline.registry.{name} do not exist — "
@@ -116,7 +116,7 @@ def _resolve_stages(cfg: DictConfig) -> list[Stage]:
             Stage(
                 name,
                 fn,
-                list(spec.get("config") or []),
+                [*(spec.get("config") or []), *(spec.get("config_if_present") or [])],
                 list(spec.get("extend") or []),
                 hooks["needs"],
                 hooks["check"],
