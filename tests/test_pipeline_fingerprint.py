@@ -62,3 +62,14 @@ def test_a_misspelt_registry_key_stops_the_run_before_any_stage(make_cfg):
     with pytest.raises(ValueError, match=r"stage 'train'.*training.batch_sise.*do not exist"):
         run_pipeline(cfg)
     assert not (Path(cfg.paths.run_dir) / "demo_data").exists()
+
+
+def test_keys_at_their_neutral_value_stay_out_of_the_fingerprint():
+    """A key added later, at the value that keeps the old behaviour, leaves older runs' fingerprints as they were."""
+    old = OmegaConf.create({"enc": {"lr": 1}})
+    new = OmegaConf.create({"enc": {"lr": 1, "start": 0}})
+    neutral = {"enc.start": 0}
+    assert select_config(new, ["enc"], neutral=neutral) == select_config(old, ["enc"]) == {"enc": {"lr": 1}}
+    assert select_config(new, ["enc"]) == {"enc": {"lr": 1, "start": 0}}
+    changed = OmegaConf.create({"enc": {"lr": 1, "start": 5}})
+    assert select_config(changed, ["enc"], neutral=neutral) == {"enc": {"lr": 1, "start": 5}}

@@ -228,3 +228,12 @@ def test_config_if_present_keys_are_fingerprinted_when_there_and_may_be_absent(m
     run_pipeline(cfg_with(clutter=0.5))
     run_pipeline(cfg_with(clutter=0.5))
     assert CALLS == [("a", False), ("a", False)], "a present value is in the fingerprint"
+
+
+def test_a_misspelt_neutral_key_stops_the_run_at_start(make_cfg):
+    cfg = _cfg(make_cfg, ["a"])
+    with open_dict(cfg):
+        cfg.pipeline.neutral = {"training.encoder.start_kimgg": 0}
+    with pytest.raises(ValueError, match=r"pipeline.neutral .*start_kimgg"):
+        run_pipeline(cfg)
+    assert CALLS == []

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from hydra.utils import get_method
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from sdstylegan import __version__
 from sdstylegan.pipeline.context import StageContext, StageNotBuiltError
@@ -86,6 +86,9 @@ def _resolve_stages(cfg: DictConfig) -> list[Stage]:
     unknown = [s for s in stages if s not in registry]
     if unknown:
         raise ValueError(f"pipeline.stages names unknown stage(s) {unknown}; known: {list(registry)}")
+    absent = missing_keys(cfg, list(cfg.pipeline.get("neutral") or {}))
+    if absent:
+        raise ValueError(f"pipeline.neutral names config key(s) {absent} that do not exist — misspelt?")
     force = list(cfg.pipeline.get("force") or [])
     bad_force = [s for s in force if s not in registry]
     if bad_force:
@@ -160,7 +163,8 @@ def _state(
     cfg: DictConfig, st: Stage, upstream: list[str], stage_dir: Path
 ) -> tuple[str, dict[str, Any], dict[str, Any], dict[str, Any] | None]:
     """(fingerprint, config selected for it, current `extend` values, done.json or None) of one stage."""
-    selected = select_config(cfg, st.keys, st.exclude)
+    neutral = OmegaConf.to_container(cfg.pipeline.get("neutral") or {}, resolve=True)
+    selected = select_config(cfg, st.keys, st.exclude, neutral)
     fp = fingerprint({"stage": st.name, "config": selected, "upstream": upstream})
     done_path = stage_dir / "done.json"
     extend = select_config(cfg, st.extend_keys)
@@ -348,7 +352,7 @@ def run_pipeline(cfg: DictConfig) -> dict[str, dict[str, Any]]:
                 run_dir, outputs
             )  # verified before the stage is skipped next time
             write_json(done_path, record)
-        log.info("stage %-11s done in %.1f s", name, record["seconds"])
+        log.info("stage %-11s done in %.1f s", name, time.time() - t0)
         inputs[name] = outputs
         upstream.append(token)
     return inputs
