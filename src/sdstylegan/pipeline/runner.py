@@ -99,9 +99,7 @@ def _resolve_stages(cfg: DictConfig) -> list[Stage]:
     for name in stages:
         spec = registry[name]
         keys = [*(spec.get("config") or []), *(spec.get("extend") or []), *(spec.get("exclude") or [])]
-        absent = missing_keys(
-            cfg, keys
-        )  # `config_if_present` keys may be absent (then fingerprinted as null)
+        absent = missing_keys(cfg, keys)  # not `config_if_present`: those may be absent (fingerprinted as null)
         if absent:
             raise ValueError(
                 f"stage '{name}': config key(s) {absent} named by pipeline.registry.{name} do not exist — "
