@@ -99,7 +99,8 @@ def _resolve_stages(cfg: DictConfig) -> list[Stage]:
     for name in stages:
         spec = registry[name]
         keys = [*(spec.get("config") or []), *(spec.get("extend") or []), *(spec.get("exclude") or [])]
-        absent = missing_keys(cfg, keys)  # not `config_if_present`: those may be absent (fingerprinted as null)
+        # `config_if_present` keys are left out: they may be absent (and are fingerprinted as null then)
+        absent = missing_keys(cfg, keys)
         if absent:
             raise ValueError(
                 f"stage '{name}': config key(s) {absent} named by pipeline.registry.{name} do not exist — "
