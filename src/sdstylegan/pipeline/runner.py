@@ -162,7 +162,8 @@ def _state(
     cfg: DictConfig, st: Stage, upstream: list[str], stage_dir: Path
 ) -> tuple[str, dict[str, Any], dict[str, Any], dict[str, Any] | None]:
     """(fingerprint, config selected for it, current `extend` values, done.json or None) of one stage."""
-    neutral = OmegaConf.to_container(cfg.pipeline.get("neutral") or {}, resolve=True)
+    node = cfg.pipeline.get("neutral")
+    neutral = OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else {}
     selected = select_config(cfg, st.keys, st.exclude, neutral)
     fp = fingerprint({"stage": st.name, "config": selected, "upstream": upstream})
     done_path = stage_dir / "done.json"
