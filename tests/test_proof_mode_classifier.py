@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from sdstylegan.proof.mode_classifier import ModeNet, train_mode_classifier
+from sdstylegan.proof.mode_classifier import ModeNet, colour_blind, train_mode_classifier
 
 
 def _planted(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -43,3 +43,18 @@ def test_same_seed_same_classifier():
 def test_net_accepts_any_size_from_16():
     net = ModeNet(4).eval()
     assert net(torch.zeros(2, 3, 16, 16)).shape == net(torch.zeros(2, 3, 64, 64)).shape == (2, 4)
+
+
+def test_colour_blind_classifier_sees_luminance_only():
+    x, y = _planted(300, 0)
+    grey = train_mode_classifier(x, y, ["r", "g", "b"], seed=1, holdout=0.2, epochs=4, grey=True)
+    colour = train_mode_classifier(x, y, ["r", "g", "b"], seed=1, holdout=0.2, epochs=4)
+    assert grey.summary()["grey"] is True and colour.summary()["grey"] is False
+    f = x.float() / 127.5 - 1
+    g = colour_blind(f)
+    assert g.shape == f.shape and torch.equal(g[:, 0], g[:, 2])
+    # An image and its grey version have the same luminance: the colour-blind labels cannot differ ...
+    assert torch.equal(grey.predict(f), grey.predict(g))
+    # ... while the colour classifier, whose classes are colours, loses them on the grey version.
+    assert (colour.predict(f) == y).float().mean() >= 0.95
+    assert (colour.predict(g) == y).float().mean() < 0.8

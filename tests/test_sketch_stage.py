@@ -82,12 +82,14 @@ def test_demo_sketch_stage_writes_checkpoint_report_pictures_and_keeps_the_sourc
     assert out["report"] == "sketch/report_xdog.json", "outputs made with the offline sketcher say so"
     report = json.loads((run / out["report"]).read_text())
     assert report["sketcher"] == "xdog" and report["sketcher_offline"] is True
+    assert report["mode_classifier"]["grey"] is False and report["mode_classifier_grey"]["grey"] is True
     assert (
         report["sketched_mode"] == "calabash" and report["num_sketches"] == 4 and report["num_heldout"] == 4
     )
     for when in ("before", "after"):
         r = report[when]
         assert 0 <= r["sketched_mode_share"] <= 1 and sum(r["mode_counts"]) == 16
+        assert 0 <= r["sketched_mode_share_grey"] <= 1 and sum(r["mode_counts_grey"]) == 16
         assert r["sketch_chamfer_px"] >= 0
         assert set(r["fid_standin"]) == {"sketched_mode", "all_inliers"}, "stand-in FID is labelled"
     assert Image.open(run / out["before_after"]).size[0] > 0

@@ -4,6 +4,9 @@ Trained on the inliers of the demo ground truth (real images at the training res
 added), a seeded split holds out `holdout` of them; its held-out accuracy is reported beside every share it
 produces, so a reader can judge how far its labels of generated samples can be trusted. Seconds on a CPU at
 32²–64². It is a measuring instrument for the method proof, not a part of the SDIP method.
+
+`grey=True` trains and predicts on luminance only (repeated on R, G, B): a colour-blind instrument that sees
+shape, brightness and texture, which is all a sketch carries (the sketch stage reports both shares).
 """
 
 from __future__ import annotations
@@ -18,6 +21,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from sdstylegan.data.datamodule import ManifestImageDataset, uint8_to_float
+from sdstylegan.sketch.sketchers import luminance
+
+
+def colour_blind(images: torch.Tensor) -> torch.Tensor:
+    """Float images in [-1, 1] → their Rec. 601 luma in [-1, 1], repeated on the three channels."""
+    return (luminance(images) * 2 - 1).expand(-1, 3, -1, -1).contiguous()
+
+
+def net_inputs(images: torch.Tensor, grey: bool) -> torch.Tensor:
+    """What a ModeNet sees of float images in [-1, 1]: themselves, or their luminance when `grey`."""
+    return colour_blind(images.float()) if grey else images.float()
 
 
 class ModeNet(nn.Module):
@@ -52,12 +66,13 @@ class ModeClassifier:
     train_images: int
     holdout_images: int
     epochs: int
+    grey: bool = False  # sees luminance only (`colour_blind`)
 
     @torch.no_grad()
     def predict(self, images: torch.Tensor, batch: int = 256) -> torch.Tensor:
         """Mode index (N,) of float images in [-1, 1]."""
         self.net.eval()
-        return torch.cat([self.net(x.float()).argmax(dim=1) for x in images.split(batch)])
+        return torch.cat([self.net(net_inputs(x, self.grey)).argmax(dim=1) for x in images.split(batch)])
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -66,6 +81,7 @@ class ModeClassifier:
             "holdout_images": self.holdout_images,
             "epochs": self.epochs,
             "modes": self.mode_names,
+            "grey": self.grey,
         }
 
 
@@ -95,6 +111,7 @@ def train_mode_classifier(
     epochs: int = 8,
     batch: int = 64,
     lr: float = 2e-3,
+    grey: bool = False,  # colour-blind: train and predict on luminance only
 ) -> ModeClassifier:
     """Train on a seeded (1 − holdout) split of uint8 `images`; accuracy on the rest."""
     if not 0.0 < holdout < 1.0:
@@ -105,7 +122,7 @@ def train_mode_classifier(
     test, train = order[:n_test], order[n_test:]
     if train.numel() == 0:
         raise ValueError(f"{n} labelled images are too few to train a mode classifier")
-    x_train = uint8_to_float(images[train])
+    x_train = net_inputs(uint8_to_float(images[train]), grey)
     x_train = torch.cat([x_train, x_train.flip(3)])  # mirrored copies, as the training data has them
     y_train = torch.cat([labels[train], labels[train]])
     gen = torch.Generator().manual_seed(seed)
@@ -119,7 +136,7 @@ def train_mode_classifier(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-    clf = ModeClassifier(net, list(mode_names), 0.0, int(train.numel()), int(n_test), epochs)
+    clf = ModeClassifier(net, list(mode_names), 0.0, int(train.numel()), int(n_test), epochs, grey)
     predicted = clf.predict(uint8_to_float(images[test]))
     clf.holdout_accuracy = float((predicted == labels[test]).float().mean())
     return clf

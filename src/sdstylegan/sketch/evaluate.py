@@ -3,7 +3,8 @@
 - Sketch distance: symmetric chamfer distance in pixels between the line pixels (value < 0) of F(G(z)) and
   of each held-out sketch, nearest held-out sketch per sample, averaged over samples. A sketch without any
   line pixel is `resolution` pixels from everything.
-- Sketched mode's share (demo only): the demo's mode classifier (`proof.mode_classifier`) labels G(z).
+- Sketched mode's share (demo only): the demo's mode classifier (`proof.mode_classifier`) labels G(z); a
+  second, colour-blind one (luminance only: what a sketch carries) gives `sketched_mode_share_grey`.
 - FID of G(z) against the real images of the sketched mode and against all real images
   (`proof.proof_stage.FidReference`; `_standin` in the key when the extractor is a stand-in).
 """
@@ -62,7 +63,7 @@ def measure(
     z: torch.Tensor,
     sketcher: torch.nn.Module,
     heldout: torch.Tensor,
-    classify: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    classify: Callable[[torch.Tensor], dict[str, torch.Tensor]] | None = None,  # suffix → mode labels
     mode: int | None = None,
     fid: Callable[[torch.Tensor], dict[str, float]] | None = None,
     batch: int = 64,
@@ -73,9 +74,11 @@ def measure(
     sketches = sketch_batches(sketcher, images, batch)
     out: dict[str, Any] = {"sketch_chamfer_px": sketch_distance(sketches, heldout.float().cpu())}
     if classify is not None and mode is not None:
-        labels = classify(images)
-        out["sketched_mode_share"] = float((labels.cpu() == mode).float().mean())
-        out["mode_counts"] = torch.bincount(labels.cpu(), minlength=max(num_modes, mode + 1)).tolist()
+        for sfx, labels in classify(images).items():  # one labelling per instrument, keyed by its suffix
+            out[f"sketched_mode_share{sfx}"] = float((labels.cpu() == mode).float().mean())
+            out[f"mode_counts{sfx}"] = torch.bincount(
+                labels.cpu(), minlength=max(num_modes, mode + 1)
+            ).tolist()
     if fid is not None:
         out["fid"] = fid(images)
     return out, images, sketches

@@ -275,20 +275,26 @@ def ground_truth_measures(
         return None
     cfg, c = ctx.cfg, ctx.cfg.sketch.eval.classifier
     images, labels = labelled_inliers(manifest, resolution, truth)
-    clf = train_mode_classifier(
-        images, labels, list(MODES), derive_seed(int(cfg.seed), "sketch", "classifier"),
-        holdout=float(c.holdout), epochs=int(c.epochs), batch=int(c.batch), lr=float(c.lr),
-    )  # fmt: skip
-    clf.net.to(device)
-    summary = {"mode_classifier": clf.summary(), "real_mode_share": float((labels == mode).float().mean())}
+    # The mode classifier, and a colour-blind one (luminance only): a sketch carries shape, not colour, so
+    # the two shares tell a shape the sketches did not move from a colour they could not.
+    seed = derive_seed(int(cfg.seed), "sketch", "classifier")
+    hp = {"holdout": float(c.holdout), "epochs": int(c.epochs), "batch": int(c.batch), "lr": float(c.lr)}
+    clfs = {
+        sfx: train_mode_classifier(images, labels, list(MODES), seed, grey=grey, **hp)
+        for sfx, grey in (("", False), ("_grey", True))
+    }
+    for clf in clfs.values():
+        clf.net.to(device)
+    summary: dict[str, Any] = {f"mode_classifier{sfx}": clf.summary() for sfx, clf in clfs.items()}
+    summary["real_mode_share"] = float((labels == mode).float().mean())
     extractor = instantiate(cfg.metrics.inception).to(device)
     sfx = STANDIN_SUFFIX if getattr(extractor, "is_standin", False) else ""
     ref = FidReference(
         extractor, images.to(device), (labels == mode).to(device), float(cfg.metrics.frechet_eps), batch
     )
 
-    def classify(x: torch.Tensor) -> torch.Tensor:
-        return clf.predict(x.to(device)).cpu()
+    def classify(x: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {sfx: clf.predict(x.to(device)).cpu() for sfx, clf in clfs.items()}
 
     def fid(x: torch.Tensor) -> dict[str, float]:
         d = ref(x.to(device))
@@ -357,7 +363,8 @@ def report(
     write_json(path, rep)
     b, a = results["before"], results["after"]
     share = (
-        f", sketched-mode share {b['sketched_mode_share']:.3f} → {a['sketched_mode_share']:.3f}"
+        f", sketched-mode share {b['sketched_mode_share']:.3f} → {a['sketched_mode_share']:.3f} "
+        f"(colour-blind classifier: {b['sketched_mode_share_grey']:.3f} → {a['sketched_mode_share_grey']:.3f})"
         if "sketched_mode_share" in b
         else ""
     )
