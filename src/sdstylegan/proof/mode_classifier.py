@@ -31,7 +31,7 @@ def colour_blind(images: torch.Tensor) -> torch.Tensor:
 
 def net_inputs(images: torch.Tensor, grey: bool) -> torch.Tensor:
     """What a ModeNet sees of float images in [-1, 1]: themselves, or their luminance when `grey`."""
-    return colour_blind(images.float()) if grey else images.float()
+    return colour_blind(images) if grey else images.float()  # luminance() casts to float itself
 
 
 class ModeNet(nn.Module):

@@ -294,7 +294,8 @@ def ground_truth_measures(
     )
 
     def classify(x: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {sfx: clf.predict(x.to(device)).cpu() for sfx, clf in clfs.items()}
+        x = x.to(device)  # once for both classifiers
+        return {sfx: clf.predict(x).cpu() for sfx, clf in clfs.items()}
 
     def fid(x: torch.Tensor) -> dict[str, float]:
         d = ref(x.to(device))
